@@ -1,0 +1,65 @@
+"""Provider metadata read by Airflow's ProvidersManager (``apache_airflow_provider`` entry point)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "airflow-automl-provider",
+        "name": "AutoML",
+        "description": "AutoML experiment tracking and model management with AutoGluon, on any common-sql database.",
+        "versions": ["0.1.0"],
+        "integrations": [
+            {
+                "integration-name": "AutoML",
+                "external-doc-url": "https://auto.gluon.ai/",
+                "tags": ["software"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "AutoML",
+                "python-modules": [
+                    "airflow_automl_provider.operators.autogluon",
+                    "airflow_automl_provider.operators.tracking",
+                    "airflow_automl_provider.operators.evaluation",
+                ],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "AutoML",
+                "python-modules": [
+                    "airflow_automl_provider.hooks.tracking",
+                    "airflow_automl_provider.hooks.model_store",
+                ],
+            }
+        ],
+        "config": {
+            "automl": {
+                "description": "Settings of the AutoML provider.",
+                "options": {
+                    "model_store": {
+                        "description": (
+                            "Where trained models are saved, as an Airflow ObjectStoragePath URL "
+                            "(file:///..., s3://bucket/prefix, gs://...). Empty: a folder automl_models "
+                            "under AIRFLOW_HOME."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "s3://my-bucket/automl-models",
+                        "default": "",
+                    },
+                    "model_store_conn_id": {
+                        "description": "Airflow connection used to reach a remote model store (s3, gs, ...).",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "aws_default",
+                        "default": "",
+                    },
+                },
+            }
+        },
+    }

@@ -1,0 +1,289 @@
+"""SQL storage for any ``common-sql`` connection: tracking tables, reading inputs, writing outputs."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseHook
+
+from airflow_automl_provider.schemas import TRACKING_TABLES, TableSchema
+from airflow_automl_provider.sql import SqlDialect, split_table_name, validate_column
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+
+    import pandas as pd
+    from airflow.providers.common.sql.hooks.sql import DbApiHook
+
+DEFAULT_CHUNK_ROWS = 50_000
+
+
+class TableNotFoundError(LookupError):
+    """An input table that does not exist or cannot be read."""
+
+
+class MissingColumnError(KeyError):
+    """A column the task needs is not in the table."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+def frame_sql_types(df: pd.DataFrame) -> list[tuple[str, str]]:
+    """Abstract SQL types (see :mod:`..sql`) for the columns of a DataFrame."""
+    import pandas as pd
+
+    types = []
+    for name, dtype in df.dtypes.items():
+        if pd.api.types.is_bool_dtype(dtype):
+            kind = "boolean"
+        elif pd.api.types.is_integer_dtype(dtype):
+            kind = "integer"
+        elif pd.api.types.is_float_dtype(dtype):
+            kind = "float"
+        elif pd.api.types.is_datetime64_any_dtype(dtype):
+            kind = "timestamp"
+        else:
+            kind = "text"
+        types.append((str(name), kind))
+    return types
+
+
+def frame_rows(df: pd.DataFrame) -> list[tuple[Any, ...]]:
+    """Rows of a DataFrame as plain Python values (NaN and NaT become NULL), ready to bind."""
+    import pandas as pd
+
+    columns = []
+    for _, col in df.items():
+        values = col.astype(object).where(col.notna(), None) if col.hasnans else col
+        if pd.api.types.is_datetime64_any_dtype(col.dtype):
+            values = [None if v is None or v is pd.NaT else v.to_pydatetime() for v in values]
+        columns.append(values.tolist() if hasattr(values, "tolist") else list(values))
+    return list(zip(*columns, strict=True))
+
+
+class TrackingHook(BaseHook):
+    """
+    Read and write the package's tables through any ``common-sql`` connection (SQLite, PostgreSQL, MySQL, ...).
+
+    The database hook comes from the connection itself, so every database with a ``DbApiHook`` works.
+
+    :param conn_id: the Airflow connection of the database.
+    """
+
+    conn_name_attr = "conn_id"
+    default_conn_name = "automl_default"
+    hook_name = "AutoML tracking"
+
+    def __init__(self, conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.conn_id = conn_id
+
+    @cached_property
+    def db_hook(self) -> DbApiHook:
+        from airflow.providers.common.sql.hooks.sql import DbApiHook
+
+        hook = self.get_connection(self.conn_id).get_hook()
+        if not isinstance(hook, DbApiHook):
+            raise TypeError(
+                f"Connection {self.conn_id!r} gives a {type(hook).__name__}, which is not a common-sql DbApiHook: "
+                "expected a SQL database connection (sqlite, postgres, mysql, ...)."
+            )
+        return hook
+
+    @cached_property
+    def dialect(self) -> SqlDialect:
+        return SqlDialect.for_hook(self.db_hook)
+
+    # -- transactions ---------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A DB-API connection in one transaction: committed on success, rolled back on any error."""
+        conn = self.db_hook.get_conn()
+        try:
+            if self.dialect.name == "sqlite":
+                # Python's sqlite3 only opens a transaction before DML; DDL must be inside it too.
+                conn.isolation_level = None
+                conn.execute("BEGIN")
+            yield conn
+            conn.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                conn.rollback()
+            raise
+        finally:
+            conn.close()
+
+    # -- tracking tables ------------------------------------------------------------------------------
+    def create_tables(self, schema: str | None = None, tables: Sequence[TableSchema] = TRACKING_TABLES) -> list[str]:
+        """Create every tracking table that is missing; return the qualified names."""
+        d = self.dialect
+        names = []
+        with self.transaction() as conn:
+            cur = conn.cursor()
+            for table in tables:
+                cur.execute(d.create_table_sql(table.name, table.columns, schema, if_not_exists=True))
+                names.append(d.table(table.name, schema))
+        return names
+
+    def upsert(self, table: TableSchema, row: dict[str, Any], schema: str | None = None) -> None:
+        """Replace the row with the same natural key, so a retried task never adds a second row."""
+        unknown = set(row) - set(table.column_names)
+        if unknown:
+            raise ValueError(f"Unknown columns for table {table.name}: {sorted(unknown)}")
+        d = self.dialect
+        name = d.table(table.name, schema)
+        where = " AND ".join(f"{d.quote(k)} = {d.placeholder}" for k in table.key)
+        cols = list(row)
+        insert = f"INSERT INTO {name} ({', '.join(d.quote(c) for c in cols)}) VALUES ({d.placeholders(len(cols))})"
+        with self.transaction() as conn:
+            cur = conn.cursor()
+            cur.execute(f"DELETE FROM {name} WHERE {where}", [row.get(k) for k in table.key])
+            cur.execute(insert, [row[c] for c in cols])
+
+    # -- reading --------------------------------------------------------------------------------------
+    def columns(self, table: str, schema: str | None = None) -> list[str]:
+        """Column names of a table; :class:`TableNotFoundError` names the table when it cannot be read."""
+        name = self.dialect.table(table, schema)
+        conn = self.db_hook.get_conn()
+        try:
+            cur = conn.cursor()
+            cur.execute(f"SELECT * FROM {name} WHERE 1 = 0")
+            return [col[0] for col in cur.description]
+        except Exception as err:
+            raise TableNotFoundError(
+                f"Table {name} does not exist or cannot be read on connection {self.conn_id!r}: {err}"
+            ) from err
+        finally:
+            conn.close()
+
+    def check_columns(self, table: str, schema: str | None, required: Iterable[str]) -> list[str]:
+        """Return the table's columns, or raise :class:`MissingColumnError` listing what exists."""
+        existing = self.columns(table, schema)
+        missing = [c for c in required if c not in existing]
+        if missing:
+            raise MissingColumnError(
+                f"Column(s) {missing} not found in table {self.dialect.table(table, schema)}; "
+                f"its columns are {existing}."
+            )
+        return existing
+
+    def _select(self, table: str, schema: str | None, columns: Sequence[str] | None) -> str:
+        d = self.dialect
+        cols = ", ".join(d.quote(c) for c in columns) if columns else "*"
+        return f"SELECT {cols} FROM {d.table(table, schema)}"
+
+    def stream_cursor(self, conn: Any) -> Any:
+        """A cursor that fetches rows as they are read, not all at once (server-side on PostgreSQL)."""
+        if self.dialect.name == "postgresql":
+            cur = conn.cursor(name=f"automl_{uuid.uuid4().hex[:12]}")
+            cur.itersize = DEFAULT_CHUNK_ROWS
+            return cur
+        return conn.cursor()
+
+    def iter_chunks(
+        self,
+        conn: Any,
+        table: str,
+        schema: str | None = None,
+        columns: Sequence[str] | None = None,
+        chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    ) -> Iterator[pd.DataFrame]:
+        """Yield the table's rows as DataFrames of at most ``chunk_rows`` rows, on an open connection."""
+        import pandas as pd
+
+        cur = self.stream_cursor(conn)
+        try:
+            cur.execute(self._select(table, schema, columns))
+            names = None
+            while True:
+                rows = cur.fetchmany(chunk_rows)
+                if names is None:
+                    names = [col[0] for col in cur.description]
+                if not rows:
+                    break
+                yield _normalise(pd.DataFrame.from_records(rows, columns=names))
+        finally:
+            cur.close()
+
+    def read_frame(self, table: str, schema: str | None = None, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The whole table (or the given columns) as one DataFrame."""
+        import pandas as pd
+
+        self.check_columns(table, schema, columns or [])
+        conn = self.db_hook.get_conn()
+        try:
+            chunks = list(self.iter_chunks(conn, table, schema, columns))
+        finally:
+            conn.close()
+        if not chunks:
+            return pd.DataFrame(columns=list(columns or self.columns(table, schema)))
+        return _normalise(pd.concat(chunks, ignore_index=True))
+
+    def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of one read-only query with bound parameters."""
+        conn = self.db_hook.get_conn()
+        try:
+            cur = conn.cursor()
+            cur.execute(sql, list(parameters))
+            return [tuple(r) for r in cur.fetchall()]
+        finally:
+            conn.close()
+
+    # -- writing --------------------------------------------------------------------------------------
+    def write_table(
+        self,
+        conn: Any,
+        table: str,
+        schema: str | None,
+        columns: Sequence[tuple[str, str]],
+        batches: Iterable[Sequence[Sequence[Any]]],
+    ) -> int:
+        """
+        Replace ``table`` with the given rows, inside the caller's transaction on ``conn``.
+
+        Rows go to a new table first, which then takes the old one's place: readers never see a
+        partial table, and until the transaction commits the old table is untouched.
+        """
+        d = self.dialect
+        schema, table = split_table_name(table, schema)
+        for name, _ in columns:
+            validate_column(name)
+        staging = f"{table[:40]}__new_{uuid.uuid4().hex[:8]}"
+        cur = conn.cursor()
+        cur.execute(d.create_table_sql(staging, columns, schema, if_not_exists=False))
+        insert = (
+            f"INSERT INTO {d.table(staging, schema)} ({', '.join(d.quote(n) for n, _ in columns)}) "
+            f"VALUES ({d.placeholders(len(columns))})"
+        )
+        written = 0
+        for rows in batches:
+            if rows:
+                cur.executemany(insert, rows)
+                written += len(rows)
+        cur.execute(f"DROP TABLE IF EXISTS {d.table(table, schema)}")
+        cur.execute(d.rename_table_sql(staging, table, schema))
+        return written
+
+    def replace_with_frame(self, table: str, df: pd.DataFrame, schema: str | None = None) -> int:
+        """Replace ``table`` with a DataFrame, whole or not at all."""
+        with self.transaction() as conn:
+            return self.write_table(conn, table, schema, frame_sql_types(df), [frame_rows(df)])
+
+
+def _normalise(df: pd.DataFrame) -> pd.DataFrame:
+    """Give columns read through DB-API their natural dtypes (Decimal to float, object ints to int)."""
+    import decimal
+
+    import pandas as pd
+
+    for name in df.columns:
+        col = df[name]
+        if col.dtype == object:
+            sample = col.dropna()
+            if len(sample) and all(isinstance(v, decimal.Decimal) for v in sample.iloc[:100]):
+                df[name] = pd.to_numeric(col.astype(float))
+    return df.infer_objects()

@@ -1,0 +1,446 @@
+"""Train an AutoGluon ``TabularPredictor`` on a SQL table, and predict a SQL table with it."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import tempfile
+import time
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_automl_provider.hooks.model_store import ModelStoreHook, validate_model_name
+from airflow_automl_provider.hooks.tracking import DEFAULT_CHUNK_ROWS, TrackingHook, frame_rows
+from airflow_automl_provider.sql import validate_column
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import pandas as pd
+    from airflow.sdk import Context
+
+PROBLEM_TYPES = ("binary", "multiclass", "regression", "quantile")
+# Model families that need torch; skipped (without a warning per model) when torch is absent.
+TORCH_MODEL_TYPES = ["NN_TORCH", "FASTAI", "TABPFNV2", "TABICL", "MITRA", "TABM", "REALMLP"]
+
+
+class _MissingTorchFilter(logging.Filter):
+    """Drop AutoGluon's per-model "Failed to import torch" errors: without torch that is expected."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Failed to import torch" not in record.getMessage()
+
+
+def _quiet_missing_torch() -> None:
+    if importlib.util.find_spec("torch") is None:
+        log = logging.getLogger("autogluon.common.utils.resource_utils")
+        if not any(isinstance(f, _MissingTorchFilter) for f in log.filters):
+            log.addFilter(_MissingTorchFilter())
+
+
+def _as_list(value: str | Sequence[str] | None) -> list[str]:
+    """Columns given as a list or as comma-separated text (as a form field gives them)."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [str(v) for v in value]
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """A small DataFrame as JSON-safe dicts."""
+    return json.loads(df.to_json(orient="records"))
+
+
+class AutoGluonTrainOperator(BaseOperator):
+    """
+    Fit an AutoGluon ``TabularPredictor`` on a SQL table and save it to the model store.
+
+    :param conn_id: common-sql connection of the input table (and of the export tables). (templated)
+    :param input_table: training table, ``table`` or ``schema.table``. (templated)
+    :param target_column: the label column. (templated)
+    :param model_name: name to save the model under (letters, digits, ``_``, ``-``, ``.``). (templated)
+    :param time_limit: soft limit of the fit in seconds, as AutoGluon's ``time_limit``. (templated)
+    :param problem_type: ``binary``, ``multiclass``, ``regression`` or ``quantile``; empty to infer. (templated)
+    :param eval_metric: AutoGluon metric name, for example ``roc_auc``; empty for the default. (templated)
+    :param presets: AutoGluon presets, for example ``medium_quality``. (templated)
+    :param ignore_columns: columns not to train on (list or comma-separated); missing ones are skipped. (templated)
+    :param hyperparameters: AutoGluon ``hyperparameters`` dict; empty for the presets' own. (templated)
+    :param share_model: give the model a shareable id (UUID) that others can predict with. (templated)
+    :param export_leaderboard: table to write the leaderboard to, replaced whole. (templated)
+    :param export_feature_importance: table to write permutation feature importance to. (templated)
+    :param input_schema: schema of ``input_table`` when not qualified. (templated)
+    :param output_schema: schema of the export tables when not qualified. (templated)
+    :param model_store: model store base URL; default ``[automl] model_store``. (templated)
+    :param fit_kwargs: further keyword arguments of ``TabularPredictor.fit``. (templated)
+    """
+
+    template_fields: Sequence[str] = (
+        "conn_id",
+        "input_table",
+        "target_column",
+        "model_name",
+        "time_limit",
+        "problem_type",
+        "eval_metric",
+        "presets",
+        "ignore_columns",
+        "hyperparameters",
+        "share_model",
+        "export_leaderboard",
+        "export_feature_importance",
+        "input_schema",
+        "output_schema",
+        "model_store",
+        "fit_kwargs",
+    )
+    template_fields_renderers = {"hyperparameters": "json", "fit_kwargs": "json"}
+    ui_color = "#d5e8f7"
+
+    def __init__(
+        self,
+        *,
+        conn_id: str = TrackingHook.default_conn_name,
+        input_table: str,
+        target_column: str,
+        model_name: str,
+        time_limit: int | str | None = 3600,
+        problem_type: str | None = None,
+        eval_metric: str | None = None,
+        presets: str | list[str] | None = None,
+        ignore_columns: str | list[str] | None = None,
+        hyperparameters: dict[str, Any] | str | None = None,
+        share_model: bool = True,
+        export_leaderboard: str | None = None,
+        export_feature_importance: str | None = None,
+        input_schema: str | None = None,
+        output_schema: str | None = None,
+        model_store: str | None = None,
+        fit_kwargs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.conn_id = conn_id
+        self.input_table = input_table
+        self.target_column = target_column
+        self.model_name = model_name
+        self.time_limit = time_limit
+        self.problem_type = problem_type
+        self.eval_metric = eval_metric
+        self.presets = presets
+        self.ignore_columns = ignore_columns
+        self.hyperparameters = hyperparameters
+        self.share_model = share_model
+        self.export_leaderboard = export_leaderboard
+        self.export_feature_importance = export_feature_importance
+        self.input_schema = input_schema
+        self.output_schema = output_schema
+        self.model_store = model_store
+        self.fit_kwargs = fit_kwargs
+
+    def _checked_time_limit(self) -> float | None:
+        if self.time_limit in (None, ""):
+            return None
+        try:
+            limit = float(self.time_limit)
+        except (TypeError, ValueError):
+            raise ValueError(f"Invalid time_limit {self.time_limit!r}: expected a number of seconds.") from None
+        if not limit > 0:
+            raise ValueError(f"Invalid time_limit {self.time_limit!r}: expected a positive number of seconds.")
+        return limit
+
+    def _validate(self) -> tuple[float | None, str | None, str | None]:
+        validate_model_name(self.model_name)
+        validate_column(self.target_column)
+        problem_type = self.problem_type or None
+        if problem_type is not None and problem_type not in PROBLEM_TYPES:
+            raise ValueError(f"Unknown problem_type {problem_type!r}: expected one of {list(PROBLEM_TYPES)} or empty.")
+        eval_metric = self.eval_metric or None
+        if eval_metric is not None:
+            from autogluon.core.metrics import METRICS
+
+            known = sorted({name for metrics in METRICS.values() for name in metrics})
+            if eval_metric not in known:
+                raise ValueError(f"Unknown eval_metric {eval_metric!r}: expected one of {known}.")
+        return self._checked_time_limit(), problem_type, eval_metric
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        time_limit, problem_type, eval_metric = self._validate()
+        hook = TrackingHook(conn_id=self.conn_id)
+        ignore = _as_list(self.ignore_columns)
+        existing = hook.check_columns(self.input_table, self.input_schema, [self.target_column])
+        if self.target_column in ignore:
+            raise ValueError(f"target_column {self.target_column!r} is also listed in ignore_columns.")
+        skipped = [c for c in ignore if c not in existing]
+        if skipped:
+            self.log.info("ignore_columns not in the table, nothing to drop: %s", skipped)
+        columns = [c for c in existing if c not in ignore]
+        df = hook.read_frame(self.input_table, self.input_schema, columns)
+        table_name = hook.dialect.table(self.input_table, self.input_schema)
+        if df.empty:
+            raise ValueError(f"Training table {table_name} has no rows.")
+        labels = df[self.target_column].dropna()
+        if labels.empty:
+            raise ValueError(f"Target column {self.target_column!r} of table {table_name} has only NULL values.")
+        if problem_type != "regression" and labels.nunique() < 2:
+            raise ValueError(
+                f"Target column {self.target_column!r} of table {table_name} has a single class "
+                f"{labels.iloc[0]!r}: expected at least two classes to train a classifier."
+            )
+        self.log.info("Training on %s: %d rows, %d columns", table_name, len(df), len(df.columns))
+
+        store = ModelStoreHook(base_uri=self.model_store or None)
+        with tempfile.TemporaryDirectory(prefix="automl_train_") as tmp:
+            predictor, fit_seconds = self._fit(df, tmp + "/predictor", time_limit, problem_type, eval_metric)
+            leaderboard = predictor.leaderboard(silent=True)
+            importance = self._feature_importance(predictor, df, time_limit)
+            result = self._summary(predictor, leaderboard, df, table_name, fit_seconds)
+            from airflow_automl_provider.report import render_report
+
+            report = render_report(
+                {**result, "time_limit": time_limit, "presets": self.presets, "input_table": table_name},
+                _records(leaderboard),
+                _records(importance.reset_index(names="feature")) if importance is not None else [],
+            )
+            manifest = store.save(
+                tmp + "/predictor",
+                self.model_name,
+                {
+                    **result,
+                    "label": self.target_column,
+                    "class_labels": [str(c) for c in predictor.class_labels or []],
+                    "feature_types": {c: str(df[c].dtype) for c in result["features"]},
+                    "autogluon_version": _autogluon_version(),
+                    "trained_at": context["dag_run"].run_after.isoformat() if "dag_run" in context else None,
+                },
+                share=bool(self.share_model),
+                report_html=report,
+            )
+
+        if self.export_leaderboard:
+            lb = leaderboard.copy()
+            lb.insert(0, "model_name", self.model_name)
+            hook.replace_with_frame(self.export_leaderboard, lb, self.output_schema)
+        if self.export_feature_importance and importance is not None:
+            fi = importance.reset_index(names="feature")
+            fi.insert(0, "model_name", self.model_name)
+            hook.replace_with_frame(self.export_feature_importance, fi, self.output_schema)
+        return {
+            **result,
+            "shared_model": manifest["shared_model"],
+            "model_uri": manifest["model_uri"],
+            "report_uri": manifest["report_uri"],
+        }
+
+    def _fit(
+        self, df: pd.DataFrame, path: str, time_limit: float | None, problem_type: str | None, eval_metric: str | None
+    ) -> tuple[Any, float]:
+        from autogluon.tabular import TabularPredictor
+
+        _quiet_missing_torch()
+        fit_kwargs: dict[str, Any] = dict(self.fit_kwargs or {})
+        if self.hyperparameters:
+            hp = self.hyperparameters
+            fit_kwargs["hyperparameters"] = json.loads(hp) if isinstance(hp, str) else hp
+        elif importlib.util.find_spec("torch") is None:
+            fit_kwargs.setdefault("excluded_model_types", TORCH_MODEL_TYPES)
+        if self.presets:
+            fit_kwargs["presets"] = self.presets
+        predictor = TabularPredictor(
+            label=self.target_column,
+            problem_type=problem_type,
+            eval_metric=eval_metric,
+            path=path,
+            verbosity=2,
+            log_to_file=False,
+        )
+        started = time.monotonic()
+        predictor.fit(df, time_limit=time_limit, **fit_kwargs)
+        return predictor, time.monotonic() - started
+
+    def _feature_importance(self, predictor: Any, df: pd.DataFrame, time_limit: float | None) -> pd.DataFrame | None:
+        if not self.export_feature_importance:
+            return None
+        budget = max(10.0, 0.2 * time_limit) if time_limit else None
+        try:
+            # The fit's own holdout set when there is one (no bagging), so the figures are out of sample.
+            return predictor.feature_importance(data=None, time_limit=budget, silent=True)
+        except Exception:
+            sample = df.sample(n=min(len(df), 5000), random_state=0)
+            return predictor.feature_importance(data=sample, time_limit=budget, silent=True)
+
+    def _summary(
+        self, predictor: Any, leaderboard: pd.DataFrame, df: pd.DataFrame, table_name: str, fit_seconds: float
+    ) -> dict[str, Any]:
+        best = predictor.model_best
+        score_val = leaderboard.loc[leaderboard["model"] == best, "score_val"]
+        positive = predictor.positive_class if predictor.problem_type == "binary" else None
+        return {
+            "model_name": self.model_name,
+            "problem_type": predictor.problem_type,
+            "eval_metric": predictor.eval_metric.name,
+            "positive_class": positive.item() if hasattr(positive, "item") else positive,
+            "best_model": best,
+            "score_val": float(score_val.iloc[0]) if len(score_val) else None,
+            "num_rows_train": len(df),
+            "features": list(predictor.features()),
+            "fit_seconds": round(fit_seconds, 3),
+            "input_table": table_name,
+        }
+
+
+def _autogluon_version() -> str:
+    from importlib.metadata import version
+
+    return version("autogluon.tabular")
+
+
+class AutoGluonPredictOperator(BaseOperator):
+    """
+    Apply a saved model to a SQL table and write the predictions to another table, in chunks.
+
+    The output has the input columns (or only ``rowid_column`` and the label, when given), then
+    ``predicted_<target>``, ``predicted_proba`` (binary: probability of the positive class;
+    multiclass: of the predicted class) and ``predicted_probabilities`` (JSON class -> probability).
+    The output table is replaced whole in one transaction, or left as it was.
+
+    :param conn_id: common-sql connection of the input and output tables. (templated)
+    :param model_name: model to apply (or give ``shared_model``). (templated)
+    :param shared_model: shared id (UUID) of the model to apply. (templated)
+    :param input_table: table to predict, ``table`` or ``schema.table``. (templated)
+    :param output_table: table to write, replaced whole. (templated)
+    :param rowid_column: keep only this column (and the label, if present) beside the predictions. (templated)
+    :param ignore_columns: input columns not to copy to the output (list or comma-separated). (templated)
+    :param input_schema: schema of ``input_table`` when not qualified. (templated)
+    :param output_schema: schema of ``output_table`` when not qualified. (templated)
+    :param chunk_rows: rows read, predicted and written at a time.
+    :param model_store: model store base URL; default ``[automl] model_store``. (templated)
+    """
+
+    template_fields: Sequence[str] = (
+        "conn_id",
+        "model_name",
+        "shared_model",
+        "input_table",
+        "output_table",
+        "rowid_column",
+        "ignore_columns",
+        "input_schema",
+        "output_schema",
+        "model_store",
+    )
+    ui_color = "#d5f7e0"
+
+    def __init__(
+        self,
+        *,
+        conn_id: str = TrackingHook.default_conn_name,
+        model_name: str | None = None,
+        shared_model: str | None = None,
+        input_table: str,
+        output_table: str,
+        rowid_column: str | None = None,
+        ignore_columns: str | list[str] | None = None,
+        input_schema: str | None = None,
+        output_schema: str | None = None,
+        chunk_rows: int = DEFAULT_CHUNK_ROWS,
+        model_store: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.conn_id = conn_id
+        self.model_name = model_name
+        self.shared_model = shared_model
+        self.input_table = input_table
+        self.output_table = output_table
+        self.rowid_column = rowid_column
+        self.ignore_columns = ignore_columns
+        self.input_schema = input_schema
+        self.output_schema = output_schema
+        self.chunk_rows = chunk_rows
+        self.model_store = model_store
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        hook = TrackingHook(conn_id=self.conn_id)
+        store = ModelStoreHook(base_uri=self.model_store or None)
+        predictor, manifest = store.load(self.model_name or None, self.shared_model or None)
+        label = manifest["label"]
+        features = manifest["features"]
+        existing = hook.check_columns(self.input_table, self.input_schema, features)
+        keep = self._kept_columns(existing, label)
+        read = list(dict.fromkeys([*keep, *features]))
+        in_name = hook.dialect.table(self.input_table, self.input_schema)
+        out_name = hook.dialect.table(self.output_table, self.output_schema)
+        pred_col = f"predicted_{label}"
+        validate_column(pred_col)
+
+        started = time.monotonic()
+        state: dict[str, Any] = {"rows": 0}
+        with hook.transaction() as conn:
+            chunks = hook.iter_chunks(conn, self.input_table, self.input_schema, read, self.chunk_rows)
+            first = next(chunks, None)
+            if first is None:
+                raise ValueError(f"Input table {in_name} has no rows to predict.")
+            out_first = self._predict_chunk(predictor, manifest, first, keep, pred_col)
+            from airflow_automl_provider.hooks.tracking import frame_sql_types
+
+            columns = frame_sql_types(out_first)
+
+            def batches() -> Any:
+                for out in (out_first, *(self._predict_chunk(predictor, manifest, c, keep, pred_col) for c in chunks)):
+                    state["rows"] += len(out)
+                    elapsed = time.monotonic() - started
+                    self.log.info(
+                        "Predicted %d rows of %s (%.0f rows/s)", state["rows"], in_name, state["rows"] / elapsed
+                    )
+                    yield frame_rows(out)
+
+            hook.write_table(conn, self.output_table, self.output_schema, columns, batches())
+        elapsed = time.monotonic() - started
+        self.log.info("Wrote %d rows to %s in %.1f s", state["rows"], out_name, elapsed)
+        return {
+            "model_name": manifest["model_name"],
+            "shared_model": manifest.get("shared_model"),
+            "input_table": in_name,
+            "output_table": out_name,
+            "rows": state["rows"],
+            "prediction_column": pred_col,
+            "positive_class": manifest.get("positive_class"),
+            "problem_type": manifest["problem_type"],
+            "seconds": round(elapsed, 3),
+        }
+
+    def _kept_columns(self, existing: list[str], label: str) -> list[str]:
+        if self.rowid_column:
+            if self.rowid_column not in existing:
+                raise ValueError(
+                    f"rowid_column {self.rowid_column!r} not found in table {self.input_table}; its columns are {existing}."
+                )
+            return [self.rowid_column] + ([label] if label in existing and label != self.rowid_column else [])
+        ignore = set(_as_list(self.ignore_columns))
+        return [c for c in existing if c not in ignore]
+
+    @staticmethod
+    def _predict_chunk(
+        predictor: Any, manifest: dict[str, Any], chunk: pd.DataFrame, keep: list[str], pred_col: str
+    ) -> pd.DataFrame:
+        features = manifest["features"]
+        out = chunk[keep].copy()
+        problem_type = manifest["problem_type"]
+        if problem_type in ("regression", "quantile"):
+            out[pred_col] = predictor.predict(chunk[features]).to_numpy()
+            return out
+        proba = predictor.predict_proba(chunk[features], as_multiclass=True)
+        predicted = predictor.predict_from_proba(proba)
+        out[pred_col] = predicted.to_numpy()
+        if problem_type == "binary":
+            out["predicted_proba"] = proba[predictor.positive_class].to_numpy()
+        else:
+            out["predicted_proba"] = proba.max(axis=1).to_numpy()
+        names = [str(c) for c in proba.columns]
+        out["predicted_probabilities"] = [
+            json.dumps(dict(zip(names, row, strict=True))) for row in proba.to_numpy().tolist()
+        ]
+        return out

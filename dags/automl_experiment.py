@@ -1,0 +1,100 @@
+"""
+AutoML experiment: train an AutoGluon model on a SQL table, track it, predict a test table, evaluate, record.
+
+Drop this file into your ``dags/`` folder, point the ``automl_default`` connection at your database
+(any common-sql connection: ``sqlite:///abs/path.db``, ``postgresql://user@host/db``, ...) and trigger
+the DAG from the UI; the form is built from ``params``. The tasks mirror Treasure Data's digdag
+``ml_experiment.dig``: create tables, train, track experiment, predict, evaluation, record evaluation.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import DAG, Param
+
+from airflow_automl_provider.hooks.model_store import safe_model_name
+from airflow_automl_provider.operators.autogluon import AutoGluonPredictOperator, AutoGluonTrainOperator
+from airflow_automl_provider.operators.evaluation import EvaluateModelOperator
+from airflow_automl_provider.operators.tracking import (
+    CreateTrackingTablesOperator,
+    RecordEvaluationOperator,
+    TrackExperimentOperator,
+)
+
+TRAINED = "ti.xcom_pull(task_ids='train')"
+
+with DAG(
+    dag_id="automl_experiment",
+    description="Train, track, predict, evaluate and record an AutoGluon model on SQL tables",
+    schedule=None,
+    catchup=False,
+    tags=["automl"],
+    doc_md=__doc__,
+    user_defined_filters={"model_name": safe_model_name},
+    default_args={"owner": "automl", "retries": 0},
+    params={
+        "conn_id": Param("automl_default", type="string", description="common-sql connection of the tables"),
+        "input_database": Param("", type="string", description="schema of the input tables; empty: default"),
+        "output_database": Param("", type="string", description="schema of the output tables; empty: default"),
+        "train_data_table": Param("gluon_train", type="string", description="table to train on"),
+        "test_data_table": Param("gluon_test", type="string", description="labelled table to evaluate on"),
+        "target_column": Param("class", type="string", description="the label column"),
+        "positive_class": Param("", type="string", description="positive label; empty: the model's own"),
+        "fit_time_limit": Param(180, type="integer", minimum=1, description="AutoGluon time_limit (seconds)"),
+        "presets": Param("medium_quality", type="string", description="AutoGluon presets"),
+        "ignore_columns": Param("time", type="string", description="comma-separated columns not to train on"),
+    },
+) as dag:
+    create_tables = CreateTrackingTablesOperator(
+        task_id="create_tables",
+        conn_id="{{ params.conn_id }}",
+        schema="{{ params.output_database }}",
+    )
+    train = AutoGluonTrainOperator(
+        task_id="train",
+        conn_id="{{ params.conn_id }}",
+        input_table="{{ params.train_data_table }}",
+        input_schema="{{ params.input_database }}",
+        output_schema="{{ params.output_database }}",
+        target_column="{{ params.target_column }}",
+        model_name="{{ ('automl_model_' ~ run_id) | model_name }}",
+        time_limit="{{ params.fit_time_limit }}",
+        presets="{{ params.presets }}",
+        ignore_columns="{{ params.ignore_columns }}",
+        share_model=True,
+        export_leaderboard="automl_leaderboard",
+        export_feature_importance="automl_feature_importance",
+    )
+    track_experiment = TrackExperimentOperator(
+        task_id="track_experiment",
+        conn_id="{{ params.conn_id }}",
+        schema="{{ params.output_database }}",
+        train_task_id="train",
+    )
+    predict = AutoGluonPredictOperator(
+        task_id="predict",
+        conn_id="{{ params.conn_id }}",
+        model_name=f"{{{{ {TRAINED}['model_name'] }}}}",
+        input_table="{{ params.test_data_table }}",
+        input_schema="{{ params.input_database }}",
+        output_table="{{ params.test_data_table }}_predicted",
+        output_schema="{{ params.output_database }}",
+    )
+    evaluation = EvaluateModelOperator(
+        task_id="evaluation",
+        conn_id="{{ params.conn_id }}",
+        table="{{ params.test_data_table }}_predicted",
+        schema="{{ params.output_database }}",
+        target_column="{{ params.target_column }}",
+        problem_type=f"{{{{ {TRAINED}['problem_type'] }}}}",
+        positive_class=f"{{{{ params.positive_class or {TRAINED}['positive_class'] }}}}",
+    )
+    record_evaluation = RecordEvaluationOperator(
+        task_id="record_evaluation",
+        conn_id="{{ params.conn_id }}",
+        schema="{{ params.output_database }}",
+        model_name=f"{{{{ {TRAINED}['model_name'] }}}}",
+        test_table="{{ params.test_data_table }}",
+        metrics=evaluation.output,
+    )
+
+    create_tables >> train >> track_experiment >> predict >> evaluation >> record_evaluation

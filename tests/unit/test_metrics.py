@@ -1,0 +1,113 @@
+"""The SQL measures against scikit-learn, on SQLite in memory (the same SQL runs on PostgreSQL in integration)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from airflow_automl_provider import metrics as m
+from airflow_automl_provider.sql import SqlDialect
+
+pytestmark = pytest.mark.unit
+D = SqlDialect("sqlite", "?")
+
+
+def _table(rows, columns="label, p, pred"):
+    conn = sqlite3.connect(":memory:")
+    conn.execute(f"CREATE TABLE t ({columns})")
+    conn.executemany(f"INSERT INTO t VALUES ({', '.join('?' * len(rows[0]))})", rows)
+    return conn
+
+
+COLS = m.Columns(table='"t"', target='"label"', score='"p"', prediction='"pred"')
+
+
+def _auroc(conn, positive="yes"):
+    row = conn.execute(m.auroc_query(D, COLS), (positive,)).fetchone()
+    return m.auroc_from_row(row, table="t", score_column="p", positive_class=positive)
+
+
+@pytest.mark.parametrize(("seed", "decimals"), [(0, 1), (1, 2), (2, 4), (3, 12)])
+def test_auroc_and_pr_auc_equal_sklearn_with_ties(seed, decimals):
+    rng = np.random.default_rng(seed)
+    n = 5000
+    y = rng.integers(0, 2, n)
+    s = np.round(np.clip(rng.normal(0.45 + 0.15 * y, 0.2), 0, 1), decimals)
+    conn = _table([("yes" if a else "no", float(b), "x") for a, b in zip(y, s, strict=True)])
+    got = _auroc(conn)
+    assert len(np.unique(s)) < n or decimals == 12
+    assert got["auc"] == pytest.approx(skm.roc_auc_score(y, s), abs=1e-9)
+    assert got["pr_auc"] == pytest.approx(skm.average_precision_score(y, s), abs=1e-9)
+    assert (got["rows"], got["positives"]) == (n, int(y.sum()))
+
+
+def test_all_scores_tied_is_one_half():
+    conn = _table([("yes", 0.5, "x"), ("no", 0.5, "x"), ("no", 0.5, "x")])
+    assert _auroc(conn)["auc"] == 0.5
+
+
+def test_labels_are_compared_as_text():
+    conn = _table([(1, 0.9, 1), (0, 0.2, 0), (1, 0.1, 0), (0, 0.3, 0)])
+    assert _auroc(conn, positive="1")["auc"] == pytest.approx(skm.roc_auc_score([1, 0, 1, 0], [0.9, 0.2, 0.1, 0.3]))
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([("yes", 0.2, "x"), ("yes", 0.3, "x")], "only one class"),
+        ([("yes", None, "x"), ("no", 0.3, "x")], "1 NULL or NaN scores"),
+        ([("yes", 1.5, "x"), ("no", 0.3, "x")], r"expected probabilities in \[0, 1\]"),
+        ([(None, 0.5, "x"), ("no", 0.3, "x")], "NULL label"),
+    ],
+)
+def test_auroc_refuses_bad_tables_with_a_clear_message(rows, message):
+    with pytest.raises(m.EvaluationError, match=message):
+        _auroc(_table(rows))
+
+
+def test_binary_measures_equal_sklearn():
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 2, 2000)
+    p = np.clip(rng.normal(0.4 + 0.2 * y, 0.25), 0, 1)
+    p[:3] = [0.0, 1.0, 0.0]  # clipped like scikit-learn
+    pred = (p >= 0.5).astype(int)
+    labels = np.where(y == 1, ">50K", "<=50K")
+    preds = np.where(pred == 1, ">50K", "<=50K")
+    conn = _table(list(zip(labels.tolist(), p.tolist(), preds.tolist(), strict=True)))
+    row = conn.execute(m.binary_counts_query(D, COLS), [">50K"] * 4).fetchone()
+    got = m.binary_measures(*row[:5])
+    assert got["accuracy"] == pytest.approx(skm.accuracy_score(y, pred), abs=1e-12)
+    assert got["precision"] == pytest.approx(skm.precision_score(y, pred), abs=1e-12)
+    assert got["recall"] == pytest.approx(skm.recall_score(y, pred), abs=1e-12)
+    assert got["f1"] == pytest.approx(skm.f1_score(y, pred), abs=1e-12)
+    assert row[5] / row[0] == pytest.approx(skm.log_loss(y, p), abs=1e-9)
+
+
+def test_multiclass_measures_equal_sklearn():
+    rng = np.random.default_rng(3)
+    classes = ["a", "b", "c"]
+    y = rng.choice(classes, 1500)
+    pred = np.where(rng.random(1500) < 0.7, y, rng.choice(classes, 1500))
+    proba = rng.dirichlet([1, 1, 1], 1500)
+    conn = _table(list(zip(y.tolist(), [0.0] * 1500, pred.tolist(), strict=True)))
+    confusion = {(a, p): n for a, p, n in conn.execute(m.confusion_query(D, COLS))}
+    got = m.multiclass_measures(confusion)
+    assert got["accuracy"] == pytest.approx(skm.accuracy_score(y, pred), abs=1e-12)
+    assert got["macro_f1"] == pytest.approx(skm.f1_score(y, pred, average="macro"), abs=1e-12)
+    pairs = [(label, json.loads(json.dumps(dict(zip(classes, row, strict=True))))) for label, row in zip(y, proba, strict=True)]
+    assert m.multiclass_log_loss(pairs) == pytest.approx(skm.log_loss(y, proba, labels=classes), abs=1e-9)
+
+
+def test_regression_measures_equal_sklearn():
+    rng = np.random.default_rng(5)
+    y = rng.normal(1e4, 50, 3000)
+    p = y + rng.normal(0, 10, 3000)
+    conn = _table(list(zip(y.tolist(), [0.0] * 3000, p.tolist(), strict=True)))
+    got = m.regression_measures(*conn.execute(m.regression_query(D, COLS)).fetchone())
+    assert got["rmse"] == pytest.approx(np.sqrt(skm.mean_squared_error(y, p)), rel=1e-9)
+    assert got["mae"] == pytest.approx(skm.mean_absolute_error(y, p), rel=1e-9)
+    assert got["r2"] == pytest.approx(skm.r2_score(y, p), rel=1e-9)
