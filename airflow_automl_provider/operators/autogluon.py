@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
@@ -378,8 +379,12 @@ class AutoGluonPredictOperator(BaseOperator):
 
         started = time.monotonic()
         state: dict[str, Any] = {"rows": 0}
-        with hook.transaction() as conn:
-            chunks = hook.iter_chunks(conn, self.input_table, self.input_schema, read, self.chunk_rows)
+        with (
+            hook.transaction() as conn,
+            contextlib.closing(
+                hook.iter_chunks(conn, self.input_table, self.input_schema, read, self.chunk_rows)
+            ) as chunks,
+        ):
             first = next(chunks, None)
             if first is None:
                 raise ValueError(f"Input table {in_name} has no rows to predict.")

@@ -98,7 +98,10 @@ def test_multiclass_measures_equal_sklearn():
     got = m.multiclass_measures(confusion)
     assert got["accuracy"] == pytest.approx(skm.accuracy_score(y, pred), abs=1e-12)
     assert got["macro_f1"] == pytest.approx(skm.f1_score(y, pred, average="macro"), abs=1e-12)
-    pairs = [(label, json.loads(json.dumps(dict(zip(classes, row, strict=True))))) for label, row in zip(y, proba, strict=True)]
+    pairs = [
+        (label, json.loads(json.dumps(dict(zip(classes, row, strict=True)))))
+        for label, row in zip(y, proba, strict=True)
+    ]
     assert m.multiclass_log_loss(pairs) == pytest.approx(skm.log_loss(y, proba, labels=classes), abs=1e-9)
 
 

@@ -1,0 +1,62 @@
+# Quick start: `make demo` (set up, then run the experiment DAG end to end on SQLite) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+UV_VERSION := 0.13.9
+EXTRAS := dev,postgres
+
+export AIRFLOW_HOME := $(CURDIR)/.airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+# An absolute SQLite path /a/b.db is written sqlite:///a/b.db ($(CURDIR) starts with a slash).
+export AIRFLOW_CONN_AUTOML_DEFAULT ?= sqlite://$(CURDIR)/.airflow/automl.db
+DEMO_TIME_LIMIT ?= 60
+
+.PHONY: setup demo test lint format constraints benchmark-quality clean
+
+setup: $(STAMP)
+
+# Reproducible installs: everything is pinned by constraints.txt, generated from a working
+# environment by `make constraints` (upgrade on purpose, not by accident).
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
+	$(BIN)/uv pip install -q --python $(BIN)/python -c constraints.txt -e ".[$(EXTRAS)]"
+	touch $@
+
+$(AIRFLOW_HOME)/airflow.db: $(STAMP)
+	mkdir -p $(AIRFLOW_HOME)
+	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (tail -30 $(AIRFLOW_HOME)/db-migrate.log; exit 1)
+
+demo: $(STAMP) $(AIRFLOW_HOME)/airflow.db
+	$(BIN)/python -m airflow_automl_provider.demo seed
+	@echo "Running automl_experiment with airflow dags test (log: .airflow/demo-run.log) ..."
+	@$(BIN)/airflow dags test automl_experiment -c '{"fit_time_limit": $(DEMO_TIME_LIMIT)}' \
+		> $(AIRFLOW_HOME)/demo-run.log 2>&1 || (tail -60 $(AIRFLOW_HOME)/demo-run.log; exit 1)
+	@grep -o "DagRun Finished: dag_id=[^,]*, .*run_duration=[^,]*, state=[a-z]*" $(AIRFLOW_HOME)/demo-run.log \
+		| sed 's/logical_date=.*run_duration/run_duration/'
+	$(BIN)/python -m airflow_automl_provider.demo show
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+constraints: $(STAMP)
+	$(BIN)/uv pip freeze --python $(BIN)/python --exclude-editable > constraints.txt
+
+benchmark-quality: $(STAMP)
+	$(BIN)/python benchmarks/quality_adult.py
+
+clean:
+	rm -rf $(VENV) $(AIRFLOW_HOME) .pytest_cache .ruff_cache

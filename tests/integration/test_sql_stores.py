@@ -1,0 +1,188 @@
+"""The operators against real databases: the same module runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import metrics as skm
+
+from airflow_automl_provider.hooks.model_store import ModelStoreHook
+from airflow_automl_provider.hooks.tracking import MissingColumnError, TableNotFoundError, TrackingHook
+from airflow_automl_provider.operators.autogluon import AutoGluonPredictOperator
+from airflow_automl_provider.operators.evaluation import AUROCEvaluationOperator, EvaluateModelOperator
+from airflow_automl_provider.schemas import EVAL_RESULTS, EXPERIMENTS
+
+pytestmark = pytest.mark.integration
+
+
+def _table_names(hook: TrackingHook, schema: str | None) -> set[str]:
+    if hook.dialect.name == "sqlite":
+        return {r[0] for r in hook.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return {
+        r[0] for r in hook.query("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", [schema])
+    }
+
+
+def test_tracking_tables_are_created_once_and_upserts_are_retry_safe(db):
+    conn_id, schema = db
+    hook = TrackingHook(conn_id=conn_id)
+    hook.create_tables(schema)
+    hook.create_tables(schema)  # idempotent
+    row = {"dag_id": "d", "run_id": "r1", "model_name": "m", "task_attempt_id": "t-1", "try_number": 1}
+    hook.upsert(EXPERIMENTS, row, schema)
+    hook.upsert(EXPERIMENTS, {**row, "task_attempt_id": "t-2", "try_number": 2}, schema)
+    rows = hook.query(
+        f"SELECT task_attempt_id, try_number FROM {hook.dialect.table(EXPERIMENTS.name, schema)} WHERE run_id = 'r1'"
+    )
+    assert rows == [("t-2", 2)]
+    assert {EXPERIMENTS.name, EVAL_RESULTS.name} <= _table_names(hook, schema)
+
+
+def test_auroc_in_sql_equals_sklearn_with_many_ties(db):
+    conn_id, schema = db
+    rng = np.random.default_rng(11)
+    y = rng.integers(0, 2, 20000)
+    score = np.round(np.clip(rng.normal(0.4 + 0.2 * y, 0.2), 0, 1), 2)  # about 100 distinct scores
+    frame = pd.DataFrame({"label": np.where(y == 1, " >50K", " <=50K"), "predicted_proba": score})
+    TrackingHook(conn_id=conn_id).replace_with_frame("ties", frame, schema)
+    op = AUROCEvaluationOperator(
+        task_id="auc", conn_id=conn_id, table="ties", schema=schema, target_column="label", positive_class=" >50K"
+    )
+    got = op.execute(context={})
+    assert got["auc"] == pytest.approx(skm.roc_auc_score(y, score), abs=1e-9)
+    assert (got["rows"], got["positives"]) == (20000, int(y.sum()))
+
+
+def test_missing_table_and_column_errors_name_what_exists(db):
+    conn_id, schema = db
+    hook = TrackingHook(conn_id=conn_id)
+    hook.replace_with_frame("small", pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}), schema)
+    with pytest.raises(TableNotFoundError, match="no_such_table"):
+        hook.columns("no_such_table", schema)
+    with pytest.raises(MissingColumnError, match=r"\['zz'\] not found .*'a', 'b'"):
+        hook.check_columns("small", schema, ["a", "zz"])
+
+
+@pytest.fixture
+def adult_test_table(db, adult_frames):
+    conn_id, schema = db
+    _, test = adult_frames
+    frame = test.head(3000).copy()
+    frame.insert(0, "row_id", range(len(frame)))
+    TrackingHook(conn_id=conn_id).replace_with_frame("adult_test", frame, schema)
+    return frame
+
+
+def test_predictions_from_the_database_equal_in_memory_ones(db, adult_model, adult_test_table, model_store):
+    conn_id, schema = db
+    op = AutoGluonPredictOperator(
+        task_id="predict",
+        conn_id=conn_id,
+        model_name=adult_model["model_name"],
+        input_table="adult_test",
+        output_table="adult_pred",
+        input_schema=schema,
+        output_schema=schema,
+        chunk_rows=700,
+        model_store=model_store,
+    )
+    result = op.execute(context={})
+    assert result["rows"] == 3000
+    hook = TrackingHook(conn_id=conn_id)
+    out = hook.read_frame("adult_pred", schema).sort_values("row_id").reset_index(drop=True)
+    assert list(out.columns) == [
+        *adult_test_table.columns,
+        "predicted_class",
+        "predicted_proba",
+        "predicted_probabilities",
+    ]
+
+    predictor, _ = ModelStoreHook(base_uri=model_store).load(adult_model["model_name"])
+    expected = predictor.predict_proba(adult_test_table[adult_model["features"]])
+    np.testing.assert_allclose(out["predicted_proba"], expected[">50K"], rtol=0, atol=1e-12)
+    assert (out["predicted_class"] == predictor.predict_from_proba(expected).to_numpy()).all()
+    first = json.loads(out["predicted_probabilities"][0])
+    assert set(first) == {"<=50K", ">50K"} and sum(first.values()) == pytest.approx(1.0)
+    assert (out["class"] == adult_test_table["class"]).all()
+
+    auc = EvaluateModelOperator(
+        task_id="evaluate",
+        conn_id=conn_id,
+        table="adult_pred",
+        schema=schema,
+        target_column="class",
+        positive_class=">50K",
+    ).execute(context={})
+    y = (adult_test_table["class"] == ">50K").astype(int)
+    assert auc["auroc"] == pytest.approx(skm.roc_auc_score(y, expected[">50K"]), abs=1e-9)
+    assert auc["log_loss"] == pytest.approx(skm.log_loss(y, expected[">50K"]), abs=1e-9)
+    assert auc["auroc"] > 0.85
+
+
+def test_rowid_output_and_shared_id(db, adult_model, adult_test_table, model_store):
+    conn_id, schema = db
+    AutoGluonPredictOperator(
+        task_id="predict",
+        conn_id=conn_id,
+        shared_model=adult_model["shared_model"],
+        input_table="adult_test",
+        output_table="adult_pred_ids",
+        rowid_column="row_id",
+        input_schema=schema,
+        output_schema=schema,
+        model_store=model_store,
+    ).execute(context={})
+    cols = TrackingHook(conn_id=conn_id).columns("adult_pred_ids", schema)
+    assert cols == ["row_id", "class", "predicted_class", "predicted_proba", "predicted_probabilities"]
+
+
+def test_a_failed_predict_leaves_the_old_output_table(db, adult_model, adult_test_table, model_store, monkeypatch):
+    conn_id, schema = db
+    hook = TrackingHook(conn_id=conn_id)
+    hook.replace_with_frame("adult_out", pd.DataFrame({"old": [1, 2, 3]}), schema)
+    tables_before = _table_names(hook, schema)
+    calls = {"n": 0}
+    real = AutoGluonPredictOperator._predict_chunk
+
+    def fail_on_third_chunk(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("worker lost mid-write")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(AutoGluonPredictOperator, "_predict_chunk", staticmethod(fail_on_third_chunk))
+    op = AutoGluonPredictOperator(
+        task_id="predict",
+        conn_id=conn_id,
+        model_name=adult_model["model_name"],
+        input_table="adult_test",
+        output_table="adult_out",
+        input_schema=schema,
+        output_schema=schema,
+        chunk_rows=500,
+        model_store=model_store,
+    )
+    with pytest.raises(RuntimeError, match="mid-write"):
+        op.execute(context={})
+    assert hook.read_frame("adult_out", schema)["old"].tolist() == [1, 2, 3]
+    assert _table_names(hook, schema) == tables_before  # no staging table left behind
+
+
+def test_a_missing_feature_is_named(db, adult_model, model_store):
+    conn_id, schema = db
+    TrackingHook(conn_id=conn_id).replace_with_frame("no_age", pd.DataFrame({"workclass": ["Private"]}), schema)
+    op = AutoGluonPredictOperator(
+        task_id="predict",
+        conn_id=conn_id,
+        model_name=adult_model["model_name"],
+        input_table="no_age",
+        output_table="no_age_pred",
+        input_schema=schema,
+        output_schema=schema,
+        model_store=model_store,
+    )
+    with pytest.raises(MissingColumnError, match="'age'"):
+        op.execute(context={})
