@@ -38,6 +38,8 @@ demo: $(STAMP) $(AIRFLOW_HOME)/airflow.db
 	@grep -o "DagRun Finished: dag_id=[^,]*, .*run_duration=[^,]*, state=[a-z]*" $(AIRFLOW_HOME)/demo-run.log \
 		| sed 's/logical_date=.*run_duration/run_duration/'
 	$(BIN)/python -m airflow_automl_provider.demo show
+	@echo "Running automl_drift_monitor over a simulated week (log: .airflow/demo-week.log) ..."
+	$(BIN)/python -m airflow_automl_provider.demo week
 
 test: $(STAMP)
 	$(BIN)/ruff check .

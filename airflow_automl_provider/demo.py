@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -99,6 +99,39 @@ def generate(n: int, seed: int = 0) -> pd.DataFrame:
     )
 
 
+def simulate_days(
+    df: pd.DataFrame, *, start: str, days: int, drift_from: int, target: str = "class", seed: int = 0
+) -> tuple[pd.DataFrame, list[pd.Timestamp]]:
+    """
+    Spread labelled rows over ``days`` days and inject drift from day ``drift_from`` (0-based) on.
+
+    Day ``i``'s rows get an ``event_time`` in ``[start + i days 07:00, start + i + 1 days 07:00)`` UTC,
+    the data interval of the monitor's run at ``start + i + 1 days 07:00``; those run times are returned.
+    The drift: ``age`` + 12 and ``hours_per_week`` x 1.25 (data drift), and the label flipped for
+    married men (concept drift: the model's AUROC falls).
+    """
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    out = df.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    day = np.arange(len(out)) * days // len(out)
+    t0 = pd.Timestamp(start, tz="UTC") + pd.Timedelta(hours=7)
+    out["event_time"] = (
+        t0 + pd.to_timedelta(day, unit="D") + pd.to_timedelta(rng.uniform(0, 86_399, len(out)), unit="s")
+    )
+    out["event_time"] = out["event_time"].dt.floor("s").dt.tz_localize(None)
+    drifted = day >= drift_from
+    out.loc[drifted, "age"] = out.loc[drifted, "age"] + 12
+    out.loc[drifted, "hours_per_week"] = (out.loc[drifted, "hours_per_week"] * 1.25).round().astype(int)
+    married_men = drifted & out["marital_status"].astype(str).str.startswith("Married") & (out["sex"] == "Male")
+    labels = sorted(out[target].dropna().unique())
+    flip = dict(zip(labels, reversed(labels), strict=True))
+    out.loc[married_men, target] = out.loc[married_men, target].map(flip)
+    runs = [t0 + pd.Timedelta(days=i + 1) for i in range(days)]
+    return out, runs
+
+
 def seed(conn_id: str, train_csv: str | None, test_csv: str | None, rows: int) -> None:
     import pandas as pd
 
@@ -130,6 +163,85 @@ def show(conn_id: str) -> None:
         print(frame.to_string(index=False) if len(frame) else "(empty)")
 
 
+class _MailCatcher:
+    """aiosmtpd handler that keeps the messages it receives (the demo's local SMTP server)."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+        from email import message_from_bytes, policy
+
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+
+def week(conn_id: str, days: int, drift_from: int, threshold: float, log_path: str) -> None:
+    """Run the drift monitor over a simulated week whose data drifts from a known day; print what alerted."""
+    import json
+    import re
+    import socket
+    import subprocess
+    from pathlib import Path
+
+    from aiosmtpd.controller import Controller
+
+    from airflow_automl_provider.hooks.tracking import TrackingHook
+
+    daily, runs = simulate_days(generate(days * 1500, seed=3), start="2026-11-01", days=days, drift_from=drift_from)
+    hook = TrackingHook(conn_id=conn_id)
+    hook.replace_with_frame("gluon_daily", daily)
+    print(f"seeded gluon_daily: {len(daily)} rows over {days} days, drift injected from {runs[drift_from].date()} on")
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    catcher = _MailCatcher()
+    controller = Controller(catcher, hostname="127.0.0.1", port=port)
+    controller.start()
+    env = {
+        **os.environ,
+        "AIRFLOW_CONN_SMTP_DEFAULT": f"smtp://127.0.0.1:{port}?disable_ssl=true&disable_tls=true"
+        "&from_email=automl%40example.com&retry_limit=0",
+    }
+    conf = {
+        "conn_id": conn_id,
+        "test_data_table": "gluon_daily",
+        "time_column": "event_time",
+        "drift_auc_threshold": threshold,
+        "alert_to": "ml-team@example.com",
+    }
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    try:
+        with open(log_path, "w") as log:
+            for day in runs:
+                seen = len(catcher.messages)
+                done = subprocess.run(
+                    [airflow, "dags", "test", "automl_drift_monitor", day.isoformat(), "-c", json.dumps(conf)],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                )
+                if done.returncode != 0:
+                    raise SystemExit(f"automl_drift_monitor failed for {day}: see {log_path}")
+                (auroc, status) = hook.query(
+                    "SELECT auroc, status FROM automl_eval_results WHERE dag_id = 'automl_drift_monitor' "
+                    "ORDER BY session_time DESC LIMIT 1"
+                )[0]
+                new = catcher.messages[seen:]
+                reasons = []
+                for mail in new:
+                    body = mail.get_body(("html",)).get_content()
+                    reasons += re.findall(r"<li>(.*?)</li>", body)
+                verdict = "ALERT e-mailed" if new else "no drift"
+                print(f"{day.date()} 07:00 UTC  AUROC {auroc:.4f}  {status:<5} {verdict}")
+                for reason in reasons:
+                    print(f"    why: {reason}")
+    finally:
+        controller.stop()
+    print(f"{len(catcher.messages)} alert e-mail(s) caught by the local SMTP server on 127.0.0.1:{port}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m airflow_automl_provider.demo")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -140,9 +252,17 @@ def main(argv: list[str] | None = None) -> int:
     p_seed.add_argument("--rows", type=int, default=6000)
     p_show = sub.add_parser("show", help="print the tracking tables")
     p_show.add_argument("--conn-id", default="automl_default")
+    p_week = sub.add_parser("week", help="run the drift monitor over a simulated week with drift")
+    p_week.add_argument("--conn-id", default="automl_default")
+    p_week.add_argument("--days", type=int, default=7)
+    p_week.add_argument("--drift-from", type=int, default=3, help="0-based day the drift starts")
+    p_week.add_argument("--threshold", type=float, default=0.8, help="drift_auc_threshold")
+    p_week.add_argument("--log", default=os.path.join(os.environ.get("AIRFLOW_HOME", "."), "demo-week.log"))
     args = parser.parse_args(argv)
     if args.command == "seed":
         seed(args.conn_id, args.train_csv, args.test_csv, args.rows)
+    elif args.command == "week":
+        week(args.conn_id, args.days, args.drift_from, args.threshold, args.log)
     else:
         show(args.conn_id)
     return 0

@@ -66,6 +66,8 @@ EVAL_RESULTS = TableSchema(
         *((measure, "float") for measure in EVAL_MEASURES),
         ("num_rows", "integer"),
         ("positives", "integer"),
+        # "ok", or "insufficient_data" for a batch too small to judge (recorded, never alerted on).
+        ("status", "text"),
         ("metrics_json", "text"),
         ("dag_id", "key"),
         ("run_id", "key"),
@@ -73,4 +75,27 @@ EVAL_RESULTS = TableSchema(
     key=("dag_id", "run_id", "model_name", "test_table"),
 )
 
-TRACKING_TABLES: tuple[TableSchema, ...] = (EXPERIMENTS, EVAL_RESULTS)
+DRIFT_RESULTS = TableSchema(
+    name="automl_drift_results",
+    columns=(
+        ("session_time", "timestamp"),
+        ("model_name", "key"),
+        ("test_table", "key"),
+        ("feature", "key"),
+        ("kind", "text"),
+        ("statistic", "text"),
+        ("value", "float"),
+        ("threshold", "float"),
+        ("drifted", "boolean"),
+        ("psi", "float"),
+        ("test", "text"),
+        ("p_value", "float"),
+        ("reference_rows", "integer"),
+        ("batch_rows", "integer"),
+        ("dag_id", "key"),
+        ("run_id", "key"),
+    ),
+    key=("dag_id", "run_id", "model_name", "test_table", "feature"),
+)
+
+TRACKING_TABLES: tuple[TableSchema, ...] = (EXPERIMENTS, EVAL_RESULTS, DRIFT_RESULTS)

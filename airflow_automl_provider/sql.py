@@ -147,6 +147,10 @@ class SqlDialect:
             return f"CAST({expr} AS DOUBLE)"
         return f"CAST({expr} AS {self.type('float')})"
 
+    def as_time(self, expr: str) -> str:
+        """A timestamp expression comparable across storage formats (SQLite keeps text in several forms)."""
+        return f"datetime({expr})" if self.name == "sqlite" else expr
+
     def placeholders(self, n: int) -> str:
         return ", ".join([self.placeholder] * n)
 

@@ -119,8 +119,14 @@ class ModelStoreHook(BaseHook):
         *,
         share: bool = True,
         report_html: str | None = None,
+        extras: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """Copy a saved predictor folder into the store; return the completed manifest."""
+        """
+        Copy a saved predictor folder into the store; return the completed manifest.
+
+        ``extras`` are small text files kept beside the predictor (the drift reference profile, say),
+        checksummed in the manifest like the predictor's own files.
+        """
         target = self.model_path(model_name)
         files: dict[str, str] = {}
         for root, _, names in os.walk(local_dir):
@@ -134,6 +140,11 @@ class ModelStoreHook(BaseHook):
                 files[rel] = _sha256(src)
         if report_html is not None:
             (target / REPORT).write_text(report_html)
+        extra_sums = {}
+        for name, text in (extras or {}).items():
+            validate_model_name(name)
+            (target / name).write_text(text)
+            extra_sums[name] = hashlib.sha256(text.encode()).hexdigest()
         shared_model = str(uuid.uuid4()) if share else None
         manifest = {
             **manifest,
@@ -143,6 +154,7 @@ class ModelStoreHook(BaseHook):
             "model_uri": str(target),
             "report_uri": str(target / REPORT) if report_html is not None else None,
             "files": files,
+            "extras": extra_sums,
         }
         (target / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
         if shared_model:
@@ -170,6 +182,18 @@ class ModelStoreHook(BaseHook):
     def manifest(self, model_name: str | None = None, shared_model: str | None = None) -> dict[str, Any]:
         name = self.resolve(model_name, shared_model)
         return json.loads((self.model_path(name) / MANIFEST).read_text())
+
+    def read_extra(self, manifest: dict[str, Any], name: str) -> str:
+        """A text file saved beside the model, checked against its manifest checksum."""
+        digest = (manifest.get("extras") or {}).get(name)
+        if digest is None:
+            raise ModelNotFoundError(f"Model {manifest['model_name']!r} has no {name!r} saved with it.")
+        text = (self.model_path(manifest["model_name"]) / validate_model_name(name)).read_text()
+        if hashlib.sha256(text.encode()).hexdigest() != digest:
+            raise ModelIntegrityError(
+                f"{name!r} of model {manifest['model_name']!r} does not match its checksum in the manifest."
+            )
+        return text
 
     def _verified_local_dir(self, manifest: dict[str, Any]) -> str:
         """A local folder with the predictor's files, each checked against the manifest."""

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
 from airflow_automl_provider.schemas import TRACKING_TABLES, TableSchema
-from airflow_automl_provider.sql import SqlDialect, split_table_name, validate_column
+from airflow_automl_provider.sql import SqlDialect, split_table_name, timestamp_value, validate_column
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
@@ -19,6 +20,15 @@ if TYPE_CHECKING:
     from airflow.providers.common.sql.hooks.sql import DbApiHook
 
 DEFAULT_CHUNK_ROWS = 50_000
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """Rows whose ``column`` is in ``[start, end)``: a DAG run's data interval."""
+
+    column: str
+    start: Any
+    end: Any
 
 
 class TableNotFoundError(LookupError):
@@ -129,20 +139,26 @@ class TrackingHook(BaseHook):
                 names.append(d.table(table.name, schema))
         return names
 
-    def upsert(self, table: TableSchema, row: dict[str, Any], schema: str | None = None) -> None:
-        """Replace the row with the same natural key, so a retried task never adds a second row."""
-        unknown = set(row) - set(table.column_names)
-        if unknown:
-            raise ValueError(f"Unknown columns for table {table.name}: {sorted(unknown)}")
+    def upsert(
+        self, table: TableSchema, rows: dict[str, Any] | Sequence[dict[str, Any]], schema: str | None = None
+    ) -> None:
+        """Replace the rows with the same natural keys in one transaction: a retried task never adds a second row."""
+        rows = [rows] if isinstance(rows, dict) else list(rows)
         d = self.dialect
         name = d.table(table.name, schema)
         where = " AND ".join(f"{d.quote(k)} = {d.placeholder}" for k in table.key)
-        cols = list(row)
-        insert = f"INSERT INTO {name} ({', '.join(d.quote(c) for c in cols)}) VALUES ({d.placeholders(len(cols))})"
         with self.transaction() as conn:
             cur = conn.cursor()
-            cur.execute(f"DELETE FROM {name} WHERE {where}", [row.get(k) for k in table.key])
-            cur.execute(insert, [row[c] for c in cols])
+            for row in rows:
+                unknown = set(row) - set(table.column_names)
+                if unknown:
+                    raise ValueError(f"Unknown columns for table {table.name}: {sorted(unknown)}")
+                cols = list(row)
+                cur.execute(f"DELETE FROM {name} WHERE {where}", [row.get(k) for k in table.key])
+                cur.execute(
+                    f"INSERT INTO {name} ({', '.join(d.quote(c) for c in cols)}) VALUES ({d.placeholders(len(cols))})",
+                    [row[c] for c in cols],
+                )
 
     # -- reading --------------------------------------------------------------------------------------
     def columns(self, table: str, schema: str | None = None) -> list[str]:
@@ -171,10 +187,19 @@ class TrackingHook(BaseHook):
             )
         return existing
 
-    def _select(self, table: str, schema: str | None, columns: Sequence[str] | None) -> str:
+    def _select(
+        self, table: str, schema: str | None, columns: Sequence[str] | None, window: TimeWindow | None = None
+    ) -> tuple[str, list[Any]]:
         d = self.dialect
         cols = ", ".join(d.quote(c) for c in columns) if columns else "*"
-        return f"SELECT {cols} FROM {d.table(table, schema)}"
+        sql = f"SELECT {cols} FROM {d.table(table, schema)}"
+        if window is None:
+            return sql, []
+        col = d.as_time(d.quote(window.column))
+        return (
+            f"{sql} WHERE {col} >= {d.as_time(d.placeholder)} AND {col} < {d.as_time(d.placeholder)}",
+            [timestamp_value(d, window.start), timestamp_value(d, window.end)],
+        )
 
     def stream_cursor(self, conn: Any) -> Any:
         """A cursor that fetches rows as they are read, not all at once (server-side on PostgreSQL)."""
@@ -191,13 +216,14 @@ class TrackingHook(BaseHook):
         schema: str | None = None,
         columns: Sequence[str] | None = None,
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
+        window: TimeWindow | None = None,
     ) -> Iterator[pd.DataFrame]:
-        """Yield the table's rows as DataFrames of at most ``chunk_rows`` rows, on an open connection."""
+        """Yield the table's rows (those in ``window``, if given) as DataFrames of at most ``chunk_rows`` rows."""
         import pandas as pd
 
         cur = self.stream_cursor(conn)
         try:
-            cur.execute(self._select(table, schema, columns))
+            cur.execute(*self._select(table, schema, columns, window))
             names = None
             while True:
                 rows = cur.fetchmany(chunk_rows)
@@ -209,14 +235,20 @@ class TrackingHook(BaseHook):
         finally:
             cur.close()
 
-    def read_frame(self, table: str, schema: str | None = None, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """The whole table (or the given columns) as one DataFrame."""
+    def read_frame(
+        self,
+        table: str,
+        schema: str | None = None,
+        columns: Sequence[str] | None = None,
+        window: TimeWindow | None = None,
+    ) -> pd.DataFrame:
+        """The whole table (or the given columns, or the rows in ``window``) as one DataFrame."""
         import pandas as pd
 
-        self.check_columns(table, schema, columns or [])
+        self.check_columns(table, schema, [*(columns or []), *([window.column] if window else [])])
         conn = self.db_hook.get_conn()
         try:
-            chunks = list(self.iter_chunks(conn, table, schema, columns))
+            chunks = list(self.iter_chunks(conn, table, schema, columns, window=window))
         finally:
             conn.close()
         if not chunks:

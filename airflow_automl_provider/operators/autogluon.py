@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_automl_provider.hooks.model_store import ModelStoreHook, validate_model_name
-from airflow_automl_provider.hooks.tracking import DEFAULT_CHUNK_ROWS, TrackingHook, frame_rows
+from airflow_automl_provider.hooks.tracking import DEFAULT_CHUNK_ROWS, TimeWindow, TrackingHook, frame_rows
 from airflow_automl_provider.sql import validate_column
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 PROBLEM_TYPES = ("binary", "multiclass", "regression", "quantile")
+REFERENCE_PROFILE = "reference_profile.json"
 # Model families that need torch; skipped (without a warning per model) when torch is absent.
 TORCH_MODEL_TYPES = ["NN_TORCH", "FASTAI", "TABPFNV2", "TABICL", "MITRA", "TABM", "REALMLP"]
 
@@ -205,6 +206,9 @@ class AutoGluonTrainOperator(BaseOperator):
                 _records(leaderboard),
                 _records(importance.reset_index(names="feature")) if importance is not None else [],
             )
+            from airflow_automl_provider.drift import build_reference_profile
+
+            profile = build_reference_profile(df, result["features"])
             manifest = store.save(
                 tmp + "/predictor",
                 self.model_name,
@@ -218,6 +222,7 @@ class AutoGluonTrainOperator(BaseOperator):
                 },
                 share=bool(self.share_model),
                 report_html=report,
+                extras={REFERENCE_PROFILE: json.dumps(profile)},
             )
 
         if self.export_leaderboard:
@@ -287,9 +292,23 @@ class AutoGluonTrainOperator(BaseOperator):
             "score_val": float(score_val.iloc[0]) if len(score_val) else None,
             "num_rows_train": len(df),
             "features": list(predictor.features()),
+            "validation_auroc": _validation_auroc(predictor),
             "fit_seconds": round(fit_seconds, 3),
             "input_table": table_name,
         }
+
+
+def _validation_auroc(predictor: Any) -> float | None:
+    """AUROC of the best model on AutoGluon's own holdout (or out-of-fold) rows: the drift baseline."""
+    if predictor.problem_type != "binary":
+        return None
+    from sklearn.metrics import roc_auc_score
+
+    best = predictor.model_best
+    proba = predictor.predict_proba_multi(models=[best], as_multiclass=False)[best]
+    _, y = predictor.load_data_internal("val" if predictor.has_val else "train", return_X=False, return_y=True)
+    y = y.loc[proba.index]
+    return float(roc_auc_score(y, proba))
 
 
 def _autogluon_version() -> str:
@@ -318,6 +337,10 @@ class AutoGluonPredictOperator(BaseOperator):
     :param output_schema: schema of ``output_table`` when not qualified. (templated)
     :param chunk_rows: rows read, predicted and written at a time.
     :param model_store: model store base URL; default ``[automl] model_store``. (templated)
+    :param time_column: predict only the rows whose ``time_column`` is in ``[time_start, time_end)``;
+        the bounds default to the run's data interval. (templated)
+    :param time_start: start of the window (datetime or ISO text). (templated)
+    :param time_end: end of the window, excluded. (templated)
     """
 
     template_fields: Sequence[str] = (
@@ -331,6 +354,9 @@ class AutoGluonPredictOperator(BaseOperator):
         "input_schema",
         "output_schema",
         "model_store",
+        "time_column",
+        "time_start",
+        "time_end",
     )
     ui_color = "#d5f7e0"
 
@@ -348,9 +374,15 @@ class AutoGluonPredictOperator(BaseOperator):
         output_schema: str | None = None,
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
         model_store: str | None = None,
+        time_column: str | None = None,
+        time_start: Any = None,
+        time_end: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.time_column = time_column
+        self.time_start = time_start
+        self.time_end = time_end
         self.conn_id = conn_id
         self.model_name = model_name
         self.shared_model = shared_model
@@ -369,7 +401,10 @@ class AutoGluonPredictOperator(BaseOperator):
         predictor, manifest = store.load(self.model_name or None, self.shared_model or None)
         label = manifest["label"]
         features = manifest["features"]
-        existing = hook.check_columns(self.input_table, self.input_schema, features)
+        window = self._window(context)
+        existing = hook.check_columns(
+            self.input_table, self.input_schema, [*features, *([window.column] if window else [])]
+        )
         keep = self._kept_columns(existing, label)
         read = list(dict.fromkeys([*keep, *features]))
         in_name = hook.dialect.table(self.input_table, self.input_schema)
@@ -382,12 +417,13 @@ class AutoGluonPredictOperator(BaseOperator):
         with (
             hook.transaction() as conn,
             contextlib.closing(
-                hook.iter_chunks(conn, self.input_table, self.input_schema, read, self.chunk_rows)
+                hook.iter_chunks(conn, self.input_table, self.input_schema, read, self.chunk_rows, window)
             ) as chunks,
         ):
             first = next(chunks, None)
             if first is None:
-                raise ValueError(f"Input table {in_name} has no rows to predict.")
+                where = f" with {window.column} in [{window.start}, {window.end})" if window else ""
+                raise ValueError(f"Input table {in_name} has no rows{where} to predict.")
             out_first = self._predict_chunk(predictor, manifest, first, keep, pred_col)
             from airflow_automl_provider.hooks.tracking import frame_sql_types
 
@@ -416,6 +452,17 @@ class AutoGluonPredictOperator(BaseOperator):
             "problem_type": manifest["problem_type"],
             "seconds": round(elapsed, 3),
         }
+
+    def _window(self, context: Context) -> TimeWindow | None:
+        if not self.time_column:
+            return None
+        start = self.time_start or context.get("data_interval_start")
+        end = self.time_end or context.get("data_interval_end")
+        if start is None or end is None:
+            raise ValueError(
+                f"time_column {self.time_column!r} is set but the run has no data interval: give time_start and time_end."
+            )
+        return TimeWindow(self.time_column, start, end)
 
     def _kept_columns(self, existing: list[str], label: str) -> list[str]:
         if self.rowid_column:

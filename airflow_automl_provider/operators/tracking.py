@@ -193,7 +193,8 @@ class RecordEvaluationOperator(BaseOperator):
             metrics["auroc"] = metrics["auc"]
         if self.auroc not in (None, ""):
             metrics["auroc"] = float(self.auroc)
-        if not any(metrics.get(m) is not None for m in EVAL_MEASURES):
+        status = metrics.get("status") or "ok"
+        if status == "ok" and not any(metrics.get(m) is not None for m in EVAL_MEASURES):
             raise ValueError(
                 f"No measure to record for model {self.model_name!r}: expected one of {list(EVAL_MEASURES)}."
             )
@@ -206,6 +207,7 @@ class RecordEvaluationOperator(BaseOperator):
             **{m: (float(metrics[m]) if metrics.get(m) is not None else None) for m in EVAL_MEASURES},
             "num_rows": metrics.get("rows"),
             "positives": metrics.get("positives"),
+            "status": status,
             "metrics_json": json.dumps(metrics, sort_keys=True, default=str),
             "dag_id": ti.dag_id,
             "run_id": ti.run_id,

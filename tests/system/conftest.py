@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from airflow_automl_provider.hooks.tracking import TrackingHook
 
 
 @pytest.fixture(scope="session")
@@ -22,3 +26,60 @@ def dagbag(airflow_db):
     bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags"))
     assert bag.import_errors == {}
     return bag
+
+
+@pytest.fixture(scope="session")
+def adult_db(adult_frames, tmp_path_factory):
+    path = tmp_path_factory.mktemp("system") / "automl.db"
+    os.environ["AIRFLOW_CONN_AUTOML_SYSTEM"] = f"sqlite://{path}"
+    train, test = adult_frames
+    hook = TrackingHook(conn_id="automl_system")
+    hook.replace_with_frame("adult_train", train)
+    hook.replace_with_frame("adult_test", test)
+    return hook
+
+
+@pytest.fixture(scope="session")
+def experiment_run(dagbag, adult_db):
+    """One run of automl_experiment on Adult, shared by the tests that need a trained, tracked model."""
+    dag = dagbag.dags["automl_experiment"]
+    return dag.test(
+        run_conf={
+            "conn_id": "automl_system",
+            "train_data_table": "adult_train",
+            "test_data_table": "adult_test",
+            "target_column": "class",
+            "positive_class": ">50K",
+            "fit_time_limit": 45,
+        }
+    )
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        from email import message_from_bytes, policy
+
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_server(monkeypatch):
+    """A real SMTP server on loopback that keeps what it receives; smtp_default points at it."""
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    recorder = _Recorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SMTP_DEFAULT",
+        f"smtp://127.0.0.1:{port}?disable_ssl=true&disable_tls=true&from_email=automl%40example.com&retry_limit=0",
+    )
+    yield recorder
+    controller.stop()

@@ -2,46 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 
 import pytest
 
-from airflow_automl_provider.hooks.tracking import TrackingHook
-
 pytestmark = pytest.mark.system
 
 
-@pytest.fixture(scope="module")
-def adult_db(adult_frames, tmp_path_factory):
-    path = tmp_path_factory.mktemp("system") / "automl.db"
-    os.environ["AIRFLOW_CONN_AUTOML_SYSTEM"] = f"sqlite://{path}"
-    train, test = adult_frames
-    hook = TrackingHook(conn_id="automl_system")
-    hook.replace_with_frame("adult_train", train)
-    hook.replace_with_frame("adult_test", test)
-    return hook
-
-
-def test_experiment_dag_on_adult(dagbag, adult_db):
-    dag = dagbag.dags["automl_experiment"]
-    run = dag.test(
-        run_conf={
-            "conn_id": "automl_system",
-            "train_data_table": "adult_train",
-            "test_data_table": "adult_test",
-            "target_column": "class",
-            "positive_class": ">50K",
-            "fit_time_limit": 45,
-        }
-    )
+def test_experiment_dag_on_adult(experiment_run, adult_db):
+    run = experiment_run
     assert run.state == "success", [(ti.task_id, ti.state) for ti in run.get_task_instances()]
 
     hook = adult_db
     (exp,) = hook.query(
         "SELECT task_attempt_id, session_time, user_id, model_name, shared_model, notebook_url, dag_id, run_id, "
-        "try_number, problem_type, score_val FROM automl_experiments"
+        "try_number, problem_type, score_val FROM automl_experiments WHERE dag_id = 'automl_experiment'"
     )
     attempt, session_time, user_id, model_name, shared, notebook, dag_id, run_id, try_number, problem, score = exp
     assert model_name.startswith("automl_model_") and "/" not in model_name
@@ -51,7 +27,9 @@ def test_experiment_dag_on_adult(dagbag, adult_db):
     assert attempt and session_time and user_id
     assert 0.85 < score <= 1.0
 
-    (ev,) = hook.query("SELECT model_name, test_table, auroc, num_rows, positives, accuracy FROM automl_eval_results")
+    (ev,) = hook.query("SELECT model_name, test_table, auroc, num_rows, positives, accuracy FROM automl_eval_results "
+        "WHERE dag_id = 'automl_experiment'"
+    )
     assert ev[:2] == (model_name, "adult_test")
     assert ev[2] > 0.90, f"AUROC on Adult test: {ev[2]}"
     assert (ev[3], ev[4]) == (16281, 3846)

@@ -33,6 +33,29 @@ def test_dagbag_has_no_import_errors():
     assert {"target_column", "positive_class", "fit_time_limit"} <= set(dag.params)
 
 
+def test_drift_monitor_runs_daily_at_seven_over_the_day_before():
+    from datetime import datetime, timedelta, timezone
+
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.serialization.encoders import coerce_to_core_timetable
+
+    dag = DagBag(dag_folder=str(DAGS)).dags["automl_drift_monitor"]
+    assert dag.catchup is False
+    # The scheduler's view of the timetable (the SDK one only describes it).
+    interval = coerce_to_core_timetable(dag.timetable).infer_manual_data_interval(run_after=datetime(2026, 11, 2, 7, tzinfo=timezone.utc))
+    assert (interval.start, interval.end) == (
+        datetime(2026, 11, 1, 7, tzinfo=timezone.utc),
+        datetime(2026, 11, 2, 7, tzinfo=timezone.utc),
+    )
+    assert interval.end - interval.start == timedelta(days=1)
+    expected = {"conn_id", "model_name", "input_database", "output_database", "test_data_table", "time_column"}
+    expected |= {"target_column", "positive_class", "drift_auc_threshold", "max_auc_drop", "max_drifted_share"}
+    expected |= {"min_rows", "alert_to", "retrain"}
+    assert expected <= set(dag.params)
+    assert dag.params["drift_auc_threshold"] == 0.93
+    assert set(dag.task_dict["decide"].downstream_task_ids) == {"alert", "retrain", "no_drift"}
+
+
 @pytest.mark.parametrize("dag_file", sorted(p.name for p in DAGS.glob("*.py")))
 def test_dag_file_imports_no_heavy_library(dag_file):
     code = (

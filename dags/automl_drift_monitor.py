@@ -1,0 +1,175 @@
+"""
+AutoML drift monitor: every day at 07:00, judge the model on the day before's labelled data.
+
+Each run predicts the rows of ``test_data_table`` whose ``time_column`` falls in the run's data
+interval (the day before the run), computes the AUROC in SQL and records it in
+``automl_eval_results``, measures data drift per feature against the training data's profile saved
+with the model (``automl_drift_results``), then branches: ``alert`` e-mails "Drift detected" to
+``alert_to`` (and, with ``retrain``, triggers ``automl_experiment`` on the newest data), or
+``no_drift``.
+
+Setup: the ``automl_default`` connection (see ``automl_experiment``), and an ``smtp_default``
+connection for the alert, for example
+``AIRFLOW_CONN_SMTP_DEFAULT='smtp://user:password@smtp.example.com:587?from_email=automl%40example.com'``
+(add ``disable_tls=true&disable_ssl=true`` for a plain local relay). The schedule's timezone is the
+Airflow Variable ``automl_drift_timezone`` (default UTC), for example ``America/Los_Angeles``.
+
+Rules (see ``airflow_automl_provider.monitoring``): alert when the AUROC is under
+``drift_auc_threshold``; or more than ``max_auc_drop`` under the model's validation AUROC; or when
+more than ``max_drifted_share`` of the features drifted. ``significance=delong`` judges the upper
+bound of the AUROC's confidence interval instead of the point estimate (for small daily batches);
+``consecutive_runs=N`` alerts on the AUROC only after N runs in a row under the threshold.
+A batch under ``min_rows`` is recorded as ``insufficient_data`` and never alerted on; an empty
+batch fails the run.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.providers.smtp.operators.smtp import EmailOperator
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.providers.standard.operators.python import BranchPythonOperator
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import DAG, CronTriggerTimetable, Param, Variable
+
+from airflow_automl_provider.monitoring import choose_branch
+from airflow_automl_provider.operators.autogluon import AutoGluonPredictOperator
+from airflow_automl_provider.operators.drift import DataDriftOperator, PerformanceDriftOperator, SelectModelOperator
+from airflow_automl_provider.operators.tracking import CreateTrackingTablesOperator, RecordEvaluationOperator
+
+MODEL = "ti.xcom_pull(task_ids='select_model')"
+REPORT = "ti.xcom_pull(task_ids='decide', key='report')"
+BATCH = "automl_drift_batch"
+
+ALERT_BODY = """
+{% set r = REPORT %}
+<h2>Drift detected for model {{ r.model_name }}</h2>
+<p>Batch: {{ params.test_data_table }}, {{ data_interval_start }} to {{ data_interval_end }},
+{{ r.rows }} rows ({{ r.positives }} positive).</p>
+<table>
+<tr><th align="left">AUROC</th><td>{{ '%.4f' % r.auc if r.auc is not none else 'n/a' }}
+{% if r.auc_high is not none %} ({{ '%.4f' % r.auc_low }} to {{ '%.4f' % r.auc_high }}){% endif %}</td></tr>
+<tr><th align="left">Threshold</th><td>{{ r.threshold }}</td></tr>
+<tr><th align="left">Baseline (validation AUROC)</th><td>{{ '%.4f' % r.baseline if r.baseline is not none else 'n/a' }}</td></tr>
+<tr><th align="left">Drifted features</th><td>{{ r.drifted | length }} ({{ '%.0f%%' % (100 * (r.drifted_share or 0)) }})</td></tr>
+</table>
+<h3>Why</h3>
+<ul>{% for reason in r.reasons %}<li>{{ reason }}</li>{% endfor %}</ul>
+{% if r.drifted %}<h3>Drifted features</h3>
+<table><tr><th>feature</th><th>statistic</th><th>value</th><th>threshold</th><th>PSI</th><th>p-value</th></tr>
+{% for f in r.drifted %}<tr><td>{{ f.feature }}</td><td>{{ f.statistic }}</td><td>{{ '%.4f' % f.value }}</td>
+<td>{{ f.threshold }}</td><td>{{ '%.4f' % f.psi }}</td>
+<td>{{ '%.3g' % f.p_value if f.p_value is not none else '' }}</td></tr>{% endfor %}</table>{% endif %}
+<p><a href="{{ r.run_url }}">Open the run in Airflow</a></p>
+""".replace("REPORT", REPORT)
+
+with DAG(
+    dag_id="automl_drift_monitor",
+    description="Daily performance and data drift of an AutoML model, with e-mail alerts and retraining",
+    schedule=CronTriggerTimetable(
+        "0 7 * * *",
+        timezone=Variable.get("automl_drift_timezone", default="UTC"),
+        # Each run covers the day before it: [day-1 07:00, day 07:00).
+        interval=timedelta(days=1),
+    ),
+    catchup=False,
+    max_active_runs=1,  # runs share the batch table
+    tags=["automl", "monitoring"],
+    doc_md=__doc__,
+    default_args={"owner": "automl", "retries": 1, "retry_delay": timedelta(minutes=5)},
+    params={
+        "conn_id": Param("automl_default", type="string", description="common-sql connection of the tables"),
+        "model_name": Param("", type="string", description="model to monitor; empty: the newest recorded"),
+        "input_database": Param("", type="string", description="schema of test_data_table; empty: default"),
+        "output_database": Param("", type="string", description="schema of the tracking tables; empty: default"),
+        "test_data_table": Param("gluon_daily", type="string", description="fresh labelled data"),
+        "time_column": Param("", type="string", description="judge only the run's day of rows; empty: all rows"),
+        "target_column": Param("class", type="string", description="the label column"),
+        "positive_class": Param("", type="string", description="positive label; empty: the model's own"),
+        "drift_auc_threshold": Param(0.93, type="number", minimum=0, maximum=1),
+        "max_auc_drop": Param(0.05, type=["null", "number"], description="alert on a drop under the baseline"),
+        "max_drifted_share": Param(0.5, type=["null", "number"], minimum=0, maximum=1),
+        "min_rows": Param(100, type="integer", minimum=1, description="smaller batches are not judged"),
+        "significance": Param("none", enum=["none", "delong"], description="judge the AUROC's DeLong bound"),
+        "consecutive_runs": Param(1, type="integer", minimum=1, description="runs in a row under the threshold"),
+        "alert_to": Param("ml-team@example.com", type="string", description="alert recipients, comma-separated"),
+        "retrain": Param(False, type="boolean", description="on drift, retrain with automl_experiment"),
+    },
+) as dag:
+    create_tables = CreateTrackingTablesOperator(
+        task_id="create_tables", conn_id="{{ params.conn_id }}", schema="{{ params.output_database }}"
+    )
+    select_model = SelectModelOperator(
+        task_id="select_model",
+        conn_id="{{ params.conn_id }}",
+        schema="{{ params.output_database }}",
+        model_name="{{ params.model_name }}",
+    )
+    predict = AutoGluonPredictOperator(
+        task_id="predict",
+        conn_id="{{ params.conn_id }}",
+        model_name=f"{{{{ {MODEL}['model_name'] }}}}",
+        input_table="{{ params.test_data_table }}",
+        input_schema="{{ params.input_database }}",
+        output_table=BATCH,
+        output_schema="{{ params.output_database }}",
+        time_column="{{ params.time_column }}",
+    )
+    performance = PerformanceDriftOperator(
+        task_id="performance",
+        conn_id="{{ params.conn_id }}",
+        table=BATCH,
+        schema="{{ params.output_database }}",
+        target_column="{{ params.target_column }}",
+        positive_class=f"{{{{ params.positive_class or {MODEL}['positive_class'] }}}}",
+        model_name=f"{{{{ {MODEL}['model_name'] }}}}",
+        test_table="{{ params.test_data_table }}",
+        baseline=f"{{{{ {MODEL}['validation_auroc'] }}}}",
+        threshold="{{ params.drift_auc_threshold }}",
+        min_rows="{{ params.min_rows }}",
+        significance="{{ params.significance }}",
+        consecutive_runs="{{ params.consecutive_runs }}",
+    )
+    data_drift = DataDriftOperator(
+        task_id="data_drift",
+        conn_id="{{ params.conn_id }}",
+        table=BATCH,
+        schema="{{ params.output_database }}",
+        model_name=f"{{{{ {MODEL}['model_name'] }}}}",
+        test_table="{{ params.test_data_table }}",
+    )
+    record_evaluation = RecordEvaluationOperator(
+        task_id="record_evaluation",
+        conn_id="{{ params.conn_id }}",
+        schema="{{ params.output_database }}",
+        model_name=f"{{{{ {MODEL}['model_name'] }}}}",
+        test_table="{{ params.test_data_table }}",
+        metrics=performance.output,
+    )
+    decide = BranchPythonOperator(task_id="decide", python_callable=choose_branch)
+    alert = EmailOperator(
+        task_id="alert",
+        to="{{ params.alert_to }}",
+        subject=f"Drift detected: {{{{ {REPORT}['model_name'] }}}}",
+        html_content=ALERT_BODY,
+        retries=3,
+        retry_delay=timedelta(minutes=2),
+    )
+    retrain = TriggerDagRunOperator(
+        task_id="retrain",
+        trigger_dag_id="automl_experiment",
+        conf={
+            "conn_id": "{{ params.conn_id }}",
+            "input_database": "{{ params.input_database }}",
+            "output_database": "{{ params.output_database }}",
+            "train_data_table": "{{ params.test_data_table }}",
+            "target_column": "{{ params.target_column }}",
+            "positive_class": "{{ params.positive_class }}",
+            "ignore_columns": "{{ params.time_column }}",
+        },
+    )
+    no_drift = EmptyOperator(task_id="no_drift")
+
+    create_tables >> select_model >> predict >> [performance, data_drift] >> record_evaluation >> decide
+    decide >> [alert, retrain, no_drift]
