@@ -196,6 +196,9 @@ def week(conn_id: str, days: int, drift_from: int, threshold: float, log_path: s
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    import logging
+
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-connection chatter
     catcher = _MailCatcher()
     controller = Controller(catcher, hostname="127.0.0.1", port=port)
     controller.start()
@@ -224,10 +227,19 @@ def week(conn_id: str, days: int, drift_from: int, threshold: float, log_path: s
                 )
                 if done.returncode != 0:
                     raise SystemExit(f"automl_drift_monitor failed for {day}: see {log_path}")
-                (auroc, status) = hook.query(
-                    "SELECT auroc, status FROM automl_eval_results WHERE dag_id = 'automl_drift_monitor' "
+                (auroc, status, run_id) = hook.query(
+                    "SELECT auroc, status, run_id FROM automl_eval_results WHERE dag_id = 'automl_drift_monitor' "
                     "ORDER BY session_time DESC LIMIT 1"
                 )[0]
+                drifted = [
+                    f"{feature} ({statistic} {value:.3f})"
+                    for feature, statistic, value, flag in hook.query(
+                        "SELECT feature, statistic, value, drifted FROM automl_drift_results "
+                        f"WHERE run_id = {hook.dialect.placeholder}",
+                        [run_id],
+                    )
+                    if flag
+                ]
                 new = catcher.messages[seen:]
                 reasons = []
                 for mail in new:
@@ -235,6 +247,7 @@ def week(conn_id: str, days: int, drift_from: int, threshold: float, log_path: s
                     reasons += re.findall(r"<li>(.*?)</li>", body)
                 verdict = "ALERT e-mailed" if new else "no drift"
                 print(f"{day.date()} 07:00 UTC  AUROC {auroc:.4f}  {status:<5} {verdict}")
+                print(f"    drifted features: {', '.join(drifted) or 'none'}")
                 for reason in reasons:
                     print(f"    why: {reason}")
     finally:

@@ -20,6 +20,9 @@ CONF = {
     "drift_auc_threshold": 0.85,
     "max_auc_drop": 0.05,
     "alert_to": "ml-team@example.com",
+    # Every param a test changes is listed: in-process dag.test() runs share the DAG's params object.
+    "min_rows": 100,
+    "retrain": False,
 }
 
 
@@ -83,9 +86,7 @@ def test_a_small_batch_is_recorded_not_alerted(monitor, adult_db, smtp_server):
     assert run.state == "success"
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert states["no_drift"] == "success" and states["alert"] == "skipped"
-    ((status, auroc),) = adult_db.query(
-        "SELECT status, auroc FROM automl_eval_results WHERE run_id = ?", [run.run_id]
-    )
+    ((status, auroc),) = adult_db.query("SELECT status, auroc FROM automl_eval_results WHERE run_id = ?", [run.run_id])
     assert (status, auroc) == ("insufficient_data", None)
     assert smtp_server.messages == []
 
@@ -96,3 +97,18 @@ def test_an_empty_batch_fails_the_run(monitor, smtp_server):
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert run.state == "failed" and states["predict"] == "failed", states
     assert smtp_server.messages == []
+
+
+def test_retrain_triggers_the_experiment_dag(monitor, smtp_server):
+    from airflow.models import DagRun
+    from airflow.utils.session import create_session
+
+    dag, runs = monitor
+    run = dag.test(logical_date=runs[-1].to_pydatetime(), run_conf={**CONF, "retrain": True})
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert run.state == "success" and states["alert"] == "success" and states["retrain"] == "success", states
+    with create_session() as session:
+        triggered = session.query(DagRun).filter(DagRun.dag_id == "automl_experiment").all()
+    confs = [r.conf for r in triggered if (r.conf or {}).get("train_data_table") == "adult_daily"]
+    assert confs and confs[-1]["ignore_columns"] == "event_time"
+    assert len(smtp_server.messages) == 1

@@ -27,7 +27,8 @@ def test_experiment_dag_on_adult(experiment_run, adult_db):
     assert attempt and session_time and user_id
     assert 0.85 < score <= 1.0
 
-    (ev,) = hook.query("SELECT model_name, test_table, auroc, num_rows, positives, accuracy FROM automl_eval_results "
+    (ev,) = hook.query(
+        "SELECT model_name, test_table, auroc, num_rows, positives, accuracy FROM automl_eval_results "
         "WHERE dag_id = 'automl_experiment'"
     )
     assert ev[:2] == (model_name, "adult_test")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ def test_dagbag_has_no_import_errors():
 
 
 def test_drift_monitor_runs_daily_at_seven_over_the_day_before():
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from airflow.dag_processing.dagbag import DagBag
     from airflow.serialization.encoders import coerce_to_core_timetable
@@ -42,10 +43,12 @@ def test_drift_monitor_runs_daily_at_seven_over_the_day_before():
     dag = DagBag(dag_folder=str(DAGS)).dags["automl_drift_monitor"]
     assert dag.catchup is False
     # The scheduler's view of the timetable (the SDK one only describes it).
-    interval = coerce_to_core_timetable(dag.timetable).infer_manual_data_interval(run_after=datetime(2026, 11, 2, 7, tzinfo=timezone.utc))
+    interval = coerce_to_core_timetable(dag.timetable).infer_manual_data_interval(
+        run_after=datetime(2026, 11, 2, 7, tzinfo=UTC)
+    )
     assert (interval.start, interval.end) == (
-        datetime(2026, 11, 1, 7, tzinfo=timezone.utc),
-        datetime(2026, 11, 2, 7, tzinfo=timezone.utc),
+        datetime(2026, 11, 1, 7, tzinfo=UTC),
+        datetime(2026, 11, 2, 7, tzinfo=UTC),
     )
     assert interval.end - interval.start == timedelta(days=1)
     expected = {"conn_id", "model_name", "input_database", "output_database", "test_data_table", "time_column"}
