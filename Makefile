@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
-EXTRAS := dev,postgres
+EXTRAS := dev,postgres,mysql,celery
 
 export AIRFLOW_HOME := $(CURDIR)/.airflow
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
@@ -21,6 +21,7 @@ setup: $(STAMP)
 # Reproducible installs: everything is pinned by constraints.txt, generated from a working
 # environment by `make constraints` (upgrade on purpose, not by accident).
 $(STAMP): pyproject.toml constraints.txt
+	bash scripts/system-deps.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
 	$(BIN)/uv pip install -q --python $(BIN)/python -c constraints.txt -e ".[$(EXTRAS)]"
