@@ -45,7 +45,7 @@ def auroc_query(d: SqlDialect, c: Columns) -> str:
     ``sum(pos * (2 * negatives_below + negatives_tied))`` and ``sum(pos * tp / k)`` (for PR-AUC).
     """
     score = d.as_float(c.score or "")
-    label = f"CASE WHEN {d.as_text(c.target)} = {d.placeholder} THEN 1 ELSE 0 END"
+    label = f"CASE WHEN {d.as_text(c.target)} = {d.text_placeholder} THEN 1 ELSE 0 END"
     null_label = f"CASE WHEN {c.target} IS NULL THEN 1 ELSE 0 END"
     return f"""
 WITH grouped AS (
@@ -117,7 +117,7 @@ def binary_counts_query(d: SqlDialect, c: Columns) -> str:
     Parameters: the positive class (three times, as text). Returns one row:
     rows, true positives, predicted positives, actual positives, correct, log loss sum.
     """
-    ph = d.placeholder
+    ph = d.text_placeholder
     t = d.as_text(c.target)
     p = d.as_text(c.prediction or "")
     s = d.as_float(c.score or "")

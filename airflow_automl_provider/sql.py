@@ -139,8 +139,18 @@ class SqlDialect:
         return _TYPES[self.name][abstract]
 
     def as_text(self, expr: str) -> str:
-        """Cast an SQL expression to text, to compare labels of any type with a string value."""
-        return f"CAST({expr} AS CHAR)" if self.name == "mysql" else f"CAST({expr} AS VARCHAR)"
+        """
+        An SQL expression as text, to compare labels of any type with a string value.
+
+        On MySQL as bytes: its default collations ignore case and trailing spaces, and labels
+        must match exactly (``' >50K'`` is not ``'>50k'``).
+        """
+        return f"CAST({expr} AS BINARY)" if self.name == "mysql" else f"CAST({expr} AS VARCHAR)"
+
+    @property
+    def text_placeholder(self) -> str:
+        """A bound text value comparable with :meth:`as_text`."""
+        return f"CAST({self.placeholder} AS BINARY)" if self.name == "mysql" else self.placeholder
 
     def as_float(self, expr: str) -> str:
         if self.name == "mysql":

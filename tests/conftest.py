@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("AUTOML_SHARED_DIR", ROOT.parent / "shared"))
 ADULT = SHARED / "datasets" / "adult"
 PG_DSN = os.environ.get("AUTOML_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root"}
 
 # Airflow reads its configuration when first imported: isolate it before any test imports it.
 _HOME = tempfile.mkdtemp(prefix="automl-test-airflow-")
@@ -55,6 +56,24 @@ def postgres_schema():
 
 
 @pytest.fixture(scope="session")
+def mariadb_schema():
+    """A fresh database (a schema, in MySQL terms) in the machine's MariaDB, dropped at the end."""
+    import MySQLdb
+
+    schema = f"automl_t_{uuid.uuid4().hex[:8]}"
+    try:
+        conn = MySQLdb.connect(**MARIADB)
+    except MySQLdb.OperationalError as err:
+        pytest.fail(f"MariaDB is not reachable at {MARIADB} (.ci/run starts it): {err}")
+    conn.autocommit(True)
+    conn.cursor().execute(f"CREATE DATABASE `{schema}` CHARACTER SET utf8mb4")
+    _set_conn("automl_my", f"mysql://root@127.0.0.1:3306/{schema}")
+    yield schema
+    conn.cursor().execute(f"DROP DATABASE `{schema}`")
+    conn.close()
+
+
+@pytest.fixture(scope="session")
 def sqlite_db(tmp_path_factory):
     path = tmp_path_factory.mktemp("sqlite") / "automl.db"
     # An absolute path /a/b.db is written sqlite:///a/b.db (as the README shows users).
@@ -62,13 +81,15 @@ def sqlite_db(tmp_path_factory):
     return path
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "mariadb"])
 def db(request):
     """(conn_id, schema) of each real database the same test runs against."""
     if request.param == "sqlite":
         request.getfixturevalue("sqlite_db")
         return "automl_sqlite", None
-    return "automl_pg", request.getfixturevalue("postgres_schema")
+    if request.param == "postgres":
+        return "automl_pg", request.getfixturevalue("postgres_schema")
+    return "automl_my", request.getfixturevalue("mariadb_schema")
 
 
 @pytest.fixture(scope="session")

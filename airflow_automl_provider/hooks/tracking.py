@@ -202,11 +202,15 @@ class TrackingHook(BaseHook):
         )
 
     def stream_cursor(self, conn: Any) -> Any:
-        """A cursor that fetches rows as they are read, not all at once (server-side on PostgreSQL)."""
+        """A cursor that fetches rows as they are read, not all at once (server-side where it matters)."""
         if self.dialect.name == "postgresql":
             cur = conn.cursor(name=f"automl_{uuid.uuid4().hex[:12]}")
             cur.itersize = DEFAULT_CHUNK_ROWS
             return cur
+        if self.dialect.name == "mysql":
+            from MySQLdb.cursors import SSCursor
+
+            return conn.cursor(SSCursor)
         return conn.cursor()
 
     def iter_chunks(
@@ -278,7 +282,10 @@ class TrackingHook(BaseHook):
         Replace ``table`` with the given rows, inside the caller's transaction on ``conn``.
 
         Rows go to a new table first, which then takes the old one's place: readers never see a
-        partial table, and until the transaction commits the old table is untouched.
+        partial table. On SQLite and PostgreSQL the whole swap is one transaction, so until it
+        commits the old table is untouched. MySQL commits DDL at once, so there the new table is
+        filled and committed first, then swapped in with one atomic ``RENAME TABLE``; a failure
+        drops the new table and leaves the old one.
         """
         d = self.dialect
         schema, table = split_table_name(table, schema)
@@ -287,23 +294,91 @@ class TrackingHook(BaseHook):
         staging = f"{table[:40]}__new_{uuid.uuid4().hex[:8]}"
         cur = conn.cursor()
         cur.execute(d.create_table_sql(staging, columns, schema, if_not_exists=False))
-        insert = (
-            f"INSERT INTO {d.table(staging, schema)} ({', '.join(d.quote(n) for n, _ in columns)}) "
-            f"VALUES ({d.placeholders(len(columns))})"
-        )
-        written = 0
-        for rows in batches:
-            if rows:
-                cur.executemany(insert, rows)
-                written += len(rows)
-        cur.execute(f"DROP TABLE IF EXISTS {d.table(table, schema)}")
-        cur.execute(d.rename_table_sql(staging, table, schema))
+        try:
+            written = 0
+            for rows in batches:
+                if rows:
+                    self._bulk_insert(cur, d.table(staging, schema), [n for n, _ in columns], rows)
+                    written += len(rows)
+            if d.name == "mysql":
+                conn.commit()
+                self._mysql_swap(cur, staging, table, schema)
+            else:
+                cur.execute(f"DROP TABLE IF EXISTS {d.table(table, schema)}")
+                cur.execute(d.rename_table_sql(staging, table, schema))
+        except BaseException:
+            if d.name == "mysql":  # its CREATE TABLE committed already: nothing else removes it
+                with contextlib.suppress(Exception):
+                    conn.rollback()
+                    conn.cursor().execute(f"DROP TABLE IF EXISTS {d.table(staging, schema)}")
+            raise
         return written
+
+    def _bulk_insert(self, cur: Any, target: str, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """The database's bulk path: COPY on PostgreSQL (psycopg2), multi-row executemany elsewhere."""
+        d = self.dialect
+        cols = ", ".join(d.quote(n) for n in names)
+        if d.name == "postgresql" and hasattr(cur, "copy_expert"):
+            import io
+
+            buffer = io.StringIO("".join(_copy_line(row) for row in rows))
+            cur.copy_expert(f"COPY {target} ({cols}) FROM STDIN WITH (FORMAT csv)", buffer)
+            return
+        cur.executemany(f"INSERT INTO {target} ({cols}) VALUES ({d.placeholders(len(names))})", rows)
+
+    def _mysql_swap(self, cur: Any, staging: str, table: str, schema: str | None) -> None:
+        d = self.dialect
+        cur.execute(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = COALESCE(%s, DATABASE()) "
+            "AND table_name = %s",
+            [schema, table],
+        )
+        if cur.fetchone()[0]:
+            old = f"{table[:40]}__old_{uuid.uuid4().hex[:8]}"
+            cur.execute(
+                f"RENAME TABLE {d.table(table, schema)} TO {d.table(old, schema)}, "
+                f"{d.table(staging, schema)} TO {d.table(table, schema)}"
+            )
+            cur.execute(f"DROP TABLE {d.table(old, schema)}")
+        else:
+            cur.execute(d.rename_table_sql(staging, table, schema))
+
+    @contextlib.contextmanager
+    def reader(self, conn: Any) -> Iterator[Any]:
+        """
+        A connection to stream reads from while ``conn`` writes: ``conn`` itself, except on MySQL,
+        whose unbuffered results block any other statement on the same connection.
+        """
+        if self.dialect.name != "mysql":
+            yield conn
+            return
+        other = self.db_hook.get_conn()
+        try:
+            yield other
+        finally:
+            other.close()
 
     def replace_with_frame(self, table: str, df: pd.DataFrame, schema: str | None = None) -> int:
         """Replace ``table`` with a DataFrame, whole or not at all."""
         with self.transaction() as conn:
             return self.write_table(conn, table, schema, frame_sql_types(df), [frame_rows(df)])
+
+
+def _copy_field(value: Any) -> str:
+    # Unquoted empty is NULL in COPY's CSV, quoted "" the empty string: keep them apart.
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _copy_line(row: Sequence[Any]) -> str:
+    """One row of COPY ... WITH (FORMAT csv)."""
+    return ",".join(_copy_field(v) for v in row) + "\n"
 
 
 def _normalise(df: pd.DataFrame) -> pd.DataFrame:

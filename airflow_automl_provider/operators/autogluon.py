@@ -416,8 +416,9 @@ class AutoGluonPredictOperator(BaseOperator):
         state: dict[str, Any] = {"rows": 0}
         with (
             hook.transaction() as conn,
+            hook.reader(conn) as source,
             contextlib.closing(
-                hook.iter_chunks(conn, self.input_table, self.input_schema, read, self.chunk_rows, window)
+                hook.iter_chunks(source, self.input_table, self.input_schema, read, self.chunk_rows, window)
             ) as chunks,
         ):
             first = next(chunks, None)

@@ -16,6 +16,11 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
+def _text(value: Any) -> str:
+    """A label read back as text (MySQL returns the binary casts as bytes)."""
+    return value.decode() if isinstance(value, bytes | bytearray) else str(value)
+
+
 def _columns(hook: TrackingHook, table: str, schema: str | None, **cols: str | None) -> m.Columns:
     """Check the columns exist, then quote everything the query needs."""
     hook.check_columns(table, schema, [c for c in cols.values() if c])
@@ -177,7 +182,7 @@ class EvaluateModelOperator(BaseOperator):
 
     def _multiclass(self, hook: TrackingHook, schema: str | None, pred: str) -> dict[str, Any]:
         cols = _columns(hook, self.table, schema, target=self.target_column, prediction=pred)
-        confusion = {(str(a), str(p)): int(n) for a, p, n in hook.query(m.confusion_query(hook.dialect, cols))}
+        confusion = {(_text(a), _text(p)): int(n) for a, p, n in hook.query(m.confusion_query(hook.dialect, cols))}
         result: dict[str, Any] = {**m.multiclass_measures(confusion), "rows": sum(confusion.values())}
         # Log loss needs the probability of each row's true class, which lives in JSON: read it in chunks.
         conn = hook.db_hook.get_conn()

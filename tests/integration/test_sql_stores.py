@@ -186,3 +186,26 @@ def test_a_missing_feature_is_named(db, adult_model, model_store):
     )
     with pytest.raises(MissingColumnError, match="'age'"):
         op.execute(context={})
+
+
+def test_types_survive_the_round_trip(db):
+    """Integers stay integers, text keeps its exact bytes (leading spaces too), '' and NULL stay apart."""
+    conn_id, schema = db
+    frame = pd.DataFrame(
+        {
+            "id": [1, 2, 3, 4],
+            "big": [2**40, -5, 0, 7],
+            "x": [0.1, 1e-300, 123456.789012345, -2.5],
+            "label": [" >50K", "  two  spaces", "é ü 中", 'quote " and , comma'],
+            "maybe": ["", None, "a", "NULL"],
+            "flag": [True, False, True, False],
+        }
+    )
+    hook = TrackingHook(conn_id=conn_id)
+    hook.replace_with_frame("round_trip", frame, schema)
+    back = hook.read_frame("round_trip", schema).sort_values("id").reset_index(drop=True)
+    assert back["id"].dtype.kind == "i" and back["big"].tolist() == frame["big"].tolist()
+    assert back["x"].tolist() == frame["x"].tolist()
+    assert back["label"].tolist() == frame["label"].tolist()
+    assert back["maybe"].tolist() == ["", None, "a", "NULL"]
+    assert [bool(v) for v in back["flag"]] == frame["flag"].tolist()

@@ -19,13 +19,18 @@ def airflow_db():
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
-@pytest.fixture(scope="session")
-def dagbag(airflow_db):
+def _parse_dags():
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags"))
     assert bag.import_errors == {}
     return bag
+
+
+@pytest.fixture(scope="module")
+def dagbag(airflow_db):
+    """DAGs parsed afresh for each module: in-process dag.test() runs share (and update) a DAG's params."""
+    return _parse_dags()
 
 
 @pytest.fixture(scope="session")
@@ -40,9 +45,9 @@ def adult_db(adult_frames, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def experiment_run(dagbag, adult_db):
+def experiment_run(airflow_db, adult_db):
     """One run of automl_experiment on Adult, shared by the tests that need a trained, tracked model."""
-    dag = dagbag.dags["automl_experiment"]
+    dag = _parse_dags().dags["automl_experiment"]
     return dag.test(
         run_conf={
             "conn_id": "automl_system",
