@@ -37,6 +37,10 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
+        "extra-links": [
+            "airflow_automl_provider.links.ModelReportLink",
+            "airflow_automl_provider.links.MonitoringLink",
+        ],
         "config": {
             "automl": {
                 "description": "Settings of the AutoML provider.",

@@ -120,6 +120,7 @@ class ModelStoreHook(BaseHook):
         share: bool = True,
         report_html: str | None = None,
         extras: dict[str, str] | None = None,
+        shared_model: str | None = None,
     ) -> dict[str, Any]:
         """
         Copy a saved predictor folder into the store; return the completed manifest.
@@ -145,7 +146,7 @@ class ModelStoreHook(BaseHook):
             validate_model_name(name)
             (target / name).write_text(text)
             extra_sums[name] = hashlib.sha256(text.encode()).hexdigest()
-        shared_model = str(uuid.uuid4()) if share else None
+        shared_model = (validate_shared_id(shared_model) if shared_model else str(uuid.uuid4())) if share else None
         manifest = {
             **manifest,
             "manifest_version": MANIFEST_VERSION,

@@ -187,6 +187,41 @@ class TrackingHook(BaseHook):
             )
         return existing
 
+    def check_numeric(self, table: str, schema: str | None, column: str) -> None:
+        """Raise ``TypeError`` naming the column when it does not hold numbers (SQLite would cast text to 0)."""
+        d = self.dialect
+        name, col = d.table(table, schema), d.quote(column)
+        if d.name == "sqlite":
+            rows = self.query(
+                f"SELECT typeof({col}), {col} FROM {name} WHERE typeof({col}) NOT IN ('integer', 'real', 'null') LIMIT 1"
+            )
+            if rows:
+                raise TypeError(
+                    f"Column {column!r} of table {name} is not numeric: it holds {rows[0][0]} values such as "
+                    f"{rows[0][1]!r}; expected numbers."
+                )
+            return
+        current = "current_schema()" if d.name == "postgresql" else "DATABASE()"
+        ph = d.placeholder
+        rows = self.query(
+            f"SELECT data_type FROM information_schema.columns WHERE table_schema = COALESCE({ph}, {current}) "
+            f"AND table_name = {ph} AND column_name = {ph}",
+            [split_table_name(table, schema)[0], split_table_name(table, schema)[1], column],
+        )
+        numeric = {"smallint", "integer", "int", "bigint", "numeric", "decimal", "real", "double precision"}
+        numeric |= {"double", "float", "tinyint", "mediumint"}
+        if rows and str(rows[0][0]).lower() not in numeric:
+            raise TypeError(
+                f"Column {column!r} of table {name} is not numeric: its type is {rows[0][0]}; expected numbers."
+            )
+
+    def distinct_values(self, table: str, schema: str | None, column: str, limit: int = 20) -> list[Any]:
+        """Up to ``limit`` distinct values of a column, for error messages."""
+        d = self.dialect
+        col = d.quote(column)
+        rows = self.query(f"SELECT DISTINCT {col} FROM {d.table(table, schema)} ORDER BY {col} LIMIT {int(limit)}")
+        return [r[0] for r in rows]
+
     def _select(
         self, table: str, schema: str | None, columns: Sequence[str] | None, window: TimeWindow | None = None
     ) -> tuple[str, list[Any]]:

@@ -8,13 +8,15 @@ import json
 import logging
 import tempfile
 import time
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
 from airflow_automl_provider.hooks.model_store import ModelStoreHook, validate_model_name
 from airflow_automl_provider.hooks.tracking import DEFAULT_CHUNK_ROWS, TimeWindow, TrackingHook, frame_rows
-from airflow_automl_provider.sql import validate_column
+from airflow_automl_provider.links import ModelReportLink
+from airflow_automl_provider.sql import split_table_name, validate_column
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -100,6 +102,7 @@ class AutoGluonTrainOperator(BaseOperator):
     )
     template_fields_renderers = {"hyperparameters": "json", "fit_kwargs": "json"}
     ui_color = "#d5e8f7"
+    operator_extra_links = (ModelReportLink(),)
 
     def __init__(
         self,
@@ -154,8 +157,13 @@ class AutoGluonTrainOperator(BaseOperator):
         return limit
 
     def _validate(self) -> tuple[float | None, str | None, str | None]:
+        # Every name is checked before any work, so a bad one never leaves a fitted model behind.
         validate_model_name(self.model_name)
         validate_column(self.target_column)
+        split_table_name(self.input_table, self.input_schema)
+        for export in (self.export_leaderboard, self.export_feature_importance):
+            if export:
+                split_table_name(export, self.output_schema)
         problem_type = self.problem_type or None
         if problem_type is not None and problem_type not in PROBLEM_TYPES:
             raise ValueError(f"Unknown problem_type {problem_type!r}: expected one of {list(PROBLEM_TYPES)} or empty.")
@@ -198,13 +206,25 @@ class AutoGluonTrainOperator(BaseOperator):
             predictor, fit_seconds = self._fit(df, tmp + "/predictor", time_limit, problem_type, eval_metric)
             leaderboard = predictor.leaderboard(silent=True)
             importance = self._feature_importance(predictor, df, time_limit)
-            result = self._summary(predictor, leaderboard, df, table_name, fit_seconds)
-            from airflow_automl_provider.report import render_report
+            from airflow_automl_provider.report import data_summary, render_report, validation_curves
 
+            validation = _validation_predictions(predictor)
+            threshold = predictor.decision_threshold if predictor.problem_type == "binary" else None
+            curves = validation_curves(*validation, threshold=threshold) if validation else None
+            result = self._summary(predictor, leaderboard, df, table_name, fit_seconds, curves)
+            shared_model = str(uuid.uuid4()) if self.share_model else None
             report = render_report(
-                {**result, "time_limit": time_limit, "presets": self.presets, "input_table": table_name},
+                {
+                    **result,
+                    "shared_model": shared_model,
+                    "time_limit": time_limit,
+                    "presets": self.presets,
+                    "input_table": table_name,
+                },
                 _records(leaderboard),
                 _records(importance.reset_index(names="feature")) if importance is not None else [],
+                data=data_summary(df, self.target_column),
+                curves=curves,
             )
             from airflow_automl_provider.drift import build_reference_profile
 
@@ -223,6 +243,7 @@ class AutoGluonTrainOperator(BaseOperator):
                 share=bool(self.share_model),
                 report_html=report,
                 extras={REFERENCE_PROFILE: json.dumps(profile)},
+                shared_model=shared_model,
             )
 
         if self.export_leaderboard:
@@ -233,12 +254,23 @@ class AutoGluonTrainOperator(BaseOperator):
             fi = importance.reset_index(names="feature")
             fi.insert(0, "model_name", self.model_name)
             hook.replace_with_frame(self.export_feature_importance, fi, self.output_schema)
-        return {
+        xcom = {
             **result,
             "shared_model": manifest["shared_model"],
             "model_uri": manifest["model_uri"],
             "report_uri": manifest["report_uri"],
         }
+        self._announce(context, xcom)
+        return xcom
+
+    def _announce(self, context: Context, xcom: dict[str, Any]) -> None:
+        """Put the new model on the events of the task's asset outlets, for DAGs scheduled on them."""
+        from airflow.sdk import Asset
+
+        events = context.get("outlet_events")
+        for outlet in self.outlets or []:
+            if events is not None and isinstance(outlet, Asset):
+                events[outlet].extra = {k: xcom[k] for k in ("model_name", "shared_model", "model_uri", "problem_type")}
 
     def _fit(
         self, df: pd.DataFrame, path: str, time_limit: float | None, problem_type: str | None, eval_metric: str | None
@@ -278,7 +310,13 @@ class AutoGluonTrainOperator(BaseOperator):
             return predictor.feature_importance(data=sample, time_limit=budget, silent=True)
 
     def _summary(
-        self, predictor: Any, leaderboard: pd.DataFrame, df: pd.DataFrame, table_name: str, fit_seconds: float
+        self,
+        predictor: Any,
+        leaderboard: pd.DataFrame,
+        df: pd.DataFrame,
+        table_name: str,
+        fit_seconds: float,
+        validation_curves: dict[str, Any] | None,
     ) -> dict[str, Any]:
         best = predictor.model_best
         score_val = leaderboard.loc[leaderboard["model"] == best, "score_val"]
@@ -292,23 +330,23 @@ class AutoGluonTrainOperator(BaseOperator):
             "score_val": float(score_val.iloc[0]) if len(score_val) else None,
             "num_rows_train": len(df),
             "features": list(predictor.features()),
-            "validation_auroc": _validation_auroc(predictor),
+            "validation_auroc": validation_curves["auroc"] if validation_curves else None,
             "fit_seconds": round(fit_seconds, 3),
             "input_table": table_name,
         }
 
 
-def _validation_auroc(predictor: Any) -> float | None:
-    """AUROC of the best model on AutoGluon's own holdout (or out-of-fold) rows: the drift baseline."""
+def _validation_predictions(predictor: Any) -> tuple[Any, Any] | None:
+    """
+    Labels (1 = positive) and scores of the best model on AutoGluon's own holdout rows, or its
+    out-of-fold rows when bagged: what the model did on data it was not fitted on. Binary only.
+    """
     if predictor.problem_type != "binary":
         return None
-    from sklearn.metrics import roc_auc_score
-
     best = predictor.model_best
     proba = predictor.predict_proba_multi(models=[best], as_multiclass=False)[best]
     _, y = predictor.load_data_internal("val" if predictor.has_val else "train", return_X=False, return_y=True)
-    y = y.loc[proba.index]
-    return float(roc_auc_score(y, proba))
+    return y.loc[proba.index].to_numpy(), proba.to_numpy()
 
 
 def _autogluon_version() -> str:
@@ -396,6 +434,8 @@ class AutoGluonPredictOperator(BaseOperator):
         self.model_store = model_store
 
     def execute(self, context: Context) -> dict[str, Any]:
+        split_table_name(self.input_table, self.input_schema)
+        split_table_name(self.output_table, self.output_schema)
         hook = TrackingHook(conn_id=self.conn_id)
         store = ModelStoreHook(base_uri=self.model_store or None)
         predictor, manifest = store.load(self.model_name or None, self.shared_model or None)

@@ -10,6 +10,7 @@ from airflow.sdk import BaseOperator
 from airflow_automl_provider import metrics as m
 from airflow_automl_provider.hooks.model_store import ModelStoreHook
 from airflow_automl_provider.hooks.tracking import TrackingHook
+from airflow_automl_provider.links import MonitoringLink
 from airflow_automl_provider.operators.evaluation import _columns
 from airflow_automl_provider.operators.tracking import session_time
 from airflow_automl_provider.schemas import DRIFT_RESULTS, EVAL_RESULTS, EXPERIMENTS
@@ -116,6 +117,7 @@ class PerformanceDriftOperator(BaseOperator):
         "consecutive_runs",
     )
     ui_color = "#f0d5f7"
+    operator_extra_links = (MonitoringLink(),)
 
     def __init__(
         self,
@@ -239,6 +241,7 @@ class DataDriftOperator(BaseOperator):
         "model_store",
     )
     ui_color = "#f0d5f7"
+    operator_extra_links = (MonitoringLink(),)
 
     def __init__(
         self,

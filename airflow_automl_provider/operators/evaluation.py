@@ -9,6 +9,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_automl_provider import metrics as m
 from airflow_automl_provider.hooks.tracking import TrackingHook
+from airflow_automl_provider.links import MonitoringLink
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -40,7 +41,14 @@ def evaluate_auroc(
     if positive_class is None or positive_class == "":
         raise ValueError("positive_class is required: the label value that counts as positive.")
     cols = _columns(hook, table, schema, target=target_column, score=score_column)
+    hook.check_numeric(table, schema, score_column)
     (row,) = hook.query(m.auroc_query(hook.dialect, cols), [str(positive_class)])
+    if row[0] and not row[5]:  # rows, but none equal the positive class
+        labels = [_text(v) for v in hook.distinct_values(table, schema, target_column)]
+        raise m.EvaluationError(
+            f"positive_class {str(positive_class)!r} is not among the labels of column {target_column!r} in table "
+            f"{cols.table}: labels seen {labels}."
+        )
     return m.auroc_from_row(row, table=cols.table, score_column=score_column, positive_class=str(positive_class))
 
 
@@ -61,6 +69,7 @@ class AUROCEvaluationOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("conn_id", "table", "target_column", "positive_class", "score_column", "schema")
     ui_color = "#f0d5f7"
+    operator_extra_links = (MonitoringLink(),)
 
     def __init__(
         self,
@@ -121,6 +130,7 @@ class EvaluateModelOperator(BaseOperator):
         "schema",
     )
     ui_color = "#f0d5f7"
+    operator_extra_links = (MonitoringLink(),)
 
     def __init__(
         self,

@@ -1,0 +1,181 @@
+"""Bad input: a clear error that names the table, column or value and what was expected; nothing written.
+
+Each case is listed in docs/reliability.md with its test.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from airflow_automl_provider.hooks.tracking import MissingColumnError, TableNotFoundError, TrackingHook
+from airflow_automl_provider.metrics import EvaluationError
+from airflow_automl_provider.operators.autogluon import AutoGluonPredictOperator, AutoGluonTrainOperator
+from airflow_automl_provider.operators.evaluation import AUROCEvaluationOperator
+from airflow_automl_provider.sql import InvalidIdentifierError
+
+pytestmark = pytest.mark.integration
+
+
+def _tables(hook: TrackingHook, schema: str | None) -> set[str]:
+    if hook.dialect.name == "sqlite":
+        return {r[0] for r in hook.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    rows = hook.query("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", [schema])
+    return {r[0] for r in rows}
+
+
+def _train(conn_id, schema, store, **kwargs):
+    args = {
+        "task_id": "train",
+        "conn_id": conn_id,
+        "input_table": "bad_train",
+        "input_schema": schema,
+        "output_schema": schema,
+        "target_column": "y",
+        "model_name": "bad_model",
+        "time_limit": 30,
+        "hyperparameters": {"GBM": {}},
+        "export_leaderboard": "bad_leaderboard",
+        "model_store": store,
+        **kwargs,
+    }
+    return AutoGluonTrainOperator(**args)
+
+
+@pytest.fixture
+def bad_db(db, tmp_path):
+    conn_id, schema = db
+    hook = TrackingHook(conn_id=conn_id)
+    frame = pd.DataFrame({"a": range(40), "b": ["x", "y"] * 20, "y": ["yes", "no"] * 20})
+    hook.replace_with_frame("bad_train", frame, schema)
+    hook.replace_with_frame("one_class", frame.assign(y="yes"), schema)
+    hook.replace_with_frame("empty_train", frame.head(0), schema)
+    store = "file://" + str(tmp_path / "store")
+    return conn_id, schema, hook, store, _tables(hook, schema)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"input_table": "no_such_table"}, TableNotFoundError, "no_such_table.* does not exist"),
+        ({"target_column": "label"}, MissingColumnError, r"\['label'\] not found .*'a', 'b', 'y'"),
+        ({"input_table": "one_class"}, ValueError, "single class 'yes'.*at least two classes"),
+        ({"input_table": "empty_train"}, ValueError, "empty_train.* has no rows"),
+        ({"time_limit": 0}, ValueError, "Invalid time_limit 0: expected a positive number"),
+        ({"time_limit": -5}, ValueError, "Invalid time_limit -5"),
+        ({"problem_type": "clustering"}, ValueError, "Unknown problem_type 'clustering': expected one of"),
+        ({"eval_metric": "auc_typo"}, ValueError, "Unknown eval_metric 'auc_typo': expected one of"),
+        ({"model_name": "../../etc/passwd"}, ValueError, r"Invalid model name '\.\./\.\./etc/passwd'"),
+        ({"input_table": 'bad_train"; DROP TABLE bad_train; --'}, InvalidIdentifierError, "Invalid table name"),
+        ({"input_schema": "x y"}, InvalidIdentifierError, "Invalid schema name 'x y'"),
+        ({"export_leaderboard": "lb;drop"}, InvalidIdentifierError, "Invalid table name 'lb;drop'"),
+    ],
+)
+def test_train_refuses_bad_input_and_writes_nothing(bad_db, kwargs, error, message):
+    conn_id, schema, hook, store, before = bad_db
+    with pytest.raises(error, match=message):
+        _train(conn_id, schema, store, **kwargs).execute(context={})
+    assert _tables(hook, schema) == before  # no export table, no half-written table
+    assert not (Path(store[len("file://") :]) / "bad_model").exists()  # no model saved
+    assert "bad_train" in before  # the injection attempt dropped nothing
+
+
+@pytest.fixture
+def scored(db):
+    conn_id, schema = db
+    hook = TrackingHook(conn_id=conn_id)
+    good = pd.DataFrame({"label": ["a", "b", "a", "b"], "p": [0.1, 0.9, 0.4, 0.6]})
+    hook.replace_with_frame("scores_ok", good, schema)
+    hook.replace_with_frame("scores_text", good.assign(p=["0.1", "high", "0.4", "0.6"]), schema)
+    hook.replace_with_frame("scores_null", good.assign(p=[0.1, None, 0.4, 0.6]), schema)
+    hook.replace_with_frame("scores_range", good.assign(p=[0.1, 1.7, 0.4, -0.2]), schema)
+    hook.replace_with_frame("scores_empty", good.head(0), schema)
+    return conn_id, schema, hook
+
+
+def _auroc(conn_id, schema, table, positive="b"):
+    return AUROCEvaluationOperator(
+        task_id="auc",
+        conn_id=conn_id,
+        schema=schema,
+        table=table,
+        target_column="label",
+        positive_class=positive,
+        score_column="p",
+    ).execute(context={})
+
+
+@pytest.mark.parametrize(
+    ("table", "positive", "error", "message"),
+    [
+        ("scores_ok", ">50K", EvaluationError, r"positive_class '>50K' is not among the labels .*\['a', 'b'\]"),
+        ("scores_text", "b", TypeError, "Column 'p' of table .*scores_text.* is not numeric"),
+        ("scores_null", "b", EvaluationError, "1 NULL or NaN scores out of 4 rows"),
+        ("scores_range", "b", EvaluationError, r"scores from -0.2 to 1.7: expected probabilities in \[0, 1\]"),
+        ("scores_empty", "b", EvaluationError, "has no rows to evaluate"),
+        ("no_table", "b", TableNotFoundError, "no_table.* does not exist"),
+    ],
+)
+def test_evaluation_refuses_bad_scores_and_labels(scored, table, positive, error, message):
+    conn_id, schema, _ = scored
+    with pytest.raises(error, match=message):
+        _auroc(conn_id, schema, table, positive)
+
+
+def test_a_nan_score_is_refused_on_postgres(postgres_schema):
+    """Only PostgreSQL keeps NaN apart from NULL (the others store NaN as NULL, tested above)."""
+    hook = TrackingHook(conn_id="automl_pg")
+    hook.replace_with_frame("scores_nan", pd.DataFrame({"label": ["a", "b"], "p": [0.1, 0.9]}), postgres_schema)
+    conn = hook.db_hook.get_conn()
+    conn.cursor().execute(f"UPDATE {hook.dialect.table('scores_nan', postgres_schema)} SET p = 'NaN' WHERE label = 'b'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(EvaluationError, match="scores from 0.1 to nan"):
+        _auroc("automl_pg", postgres_schema, "scores_nan")
+
+
+def test_the_good_table_evaluates(scored):
+    conn_id, schema, _ = scored
+    assert math.isclose(_auroc(conn_id, schema, "scores_ok")["auc"], 1.0)
+
+
+def test_unseen_categories_at_prediction_work(db, adult_model, adult_frames, model_store):
+    conn_id, schema = db
+    _, test = adult_frames
+    frame = test.head(50).copy()
+    frame.loc[:9, "workclass"] = "Martian-colony"
+    frame.loc[10:19, "native_country"] = "Atlantis"
+    hook = TrackingHook(conn_id=conn_id)
+    hook.replace_with_frame("unseen", frame, schema)
+    result = AutoGluonPredictOperator(
+        task_id="predict",
+        conn_id=conn_id,
+        model_name=adult_model["model_name"],
+        input_table="unseen",
+        output_table="unseen_pred",
+        input_schema=schema,
+        output_schema=schema,
+        model_store=model_store,
+    ).execute(context={})
+    assert result["rows"] == 50
+    out = hook.read_frame("unseen_pred", schema)
+    assert out["predicted_proba"].between(0, 1).all()
+
+
+def test_unknown_models_are_named(db, model_store):
+    conn_id, schema = db
+    from airflow_automl_provider.hooks.model_store import ModelNotFoundError
+
+    op = AutoGluonPredictOperator(
+        task_id="predict",
+        conn_id=conn_id,
+        model_name="never_trained",
+        input_table="x",
+        output_table="y",
+        model_store=model_store,
+    )
+    with pytest.raises(ModelNotFoundError, match="No model named 'never_trained'"):
+        op.execute(context={})
