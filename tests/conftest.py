@@ -49,8 +49,12 @@ def postgres_schema():
         pytest.fail(f"PostgreSQL is not reachable at {PG_DSN} (.ci/run starts it): {err}")
     conn.autocommit = True
     conn.cursor().execute(f'CREATE SCHEMA "{schema}"')
+    conn.close()
     _set_conn("automl_pg", PG_DSN)
     yield schema
+    # A fresh connection: a fault test may have restarted the server meanwhile.
+    conn = psycopg2.connect(PG_DSN)
+    conn.autocommit = True
     conn.cursor().execute(f'DROP SCHEMA "{schema}" CASCADE')
     conn.close()
 

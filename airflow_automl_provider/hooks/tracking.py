@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
 from dataclasses import dataclass
 from functools import cached_property
@@ -131,12 +132,17 @@ class TrackingHook(BaseHook):
     def create_tables(self, schema: str | None = None, tables: Sequence[TableSchema] = TRACKING_TABLES) -> list[str]:
         """Create every tracking table that is missing; return the qualified names."""
         d = self.dialect
-        names = []
-        with self.transaction() as conn:
-            cur = conn.cursor()
+        names = [d.table(table.name, schema) for table in tables]
+        try:
+            with self.transaction() as conn:
+                cur = conn.cursor()
+                for table in tables:
+                    cur.execute(d.create_table_sql(table.name, table.columns, schema, if_not_exists=True))
+        except Exception:
+            # Runs starting together race on CREATE TABLE IF NOT EXISTS (PostgreSQL can raise a unique
+            # violation on its catalog): fine if the tables are there now.
             for table in tables:
-                cur.execute(d.create_table_sql(table.name, table.columns, schema, if_not_exists=True))
-                names.append(d.table(table.name, schema))
+                self.columns(table.name, schema)
         return names
 
     def upsert(
@@ -328,6 +334,8 @@ class TrackingHook(BaseHook):
             validate_column(name)
         staging = f"{table[:40]}__new_{uuid.uuid4().hex[:8]}"
         cur = conn.cursor()
+        if d.name == "mysql":
+            self._drop_stale_staging(cur, table, schema)
         cur.execute(d.create_table_sql(staging, columns, schema, if_not_exists=False))
         try:
             written = 0
@@ -339,6 +347,9 @@ class TrackingHook(BaseHook):
                 conn.commit()
                 self._mysql_swap(cur, staging, table, schema)
             else:
+                if d.name == "postgresql":
+                    # Writers of the same table take turns for the swap (held until commit).
+                    cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [d.table(table, schema)])
                 cur.execute(f"DROP TABLE IF EXISTS {d.table(table, schema)}")
                 cur.execute(d.rename_table_sql(staging, table, schema))
         except BaseException:
@@ -363,6 +374,15 @@ class TrackingHook(BaseHook):
 
     def _mysql_swap(self, cur: Any, staging: str, table: str, schema: str | None) -> None:
         d = self.dialect
+        lock = f"automl:{d.table(table, schema)}"[:64]
+        cur.execute("SELECT GET_LOCK(%s, 600)", [lock])  # writers of the same table take turns
+        try:
+            self._mysql_rename_into_place(cur, staging, table, schema)
+        finally:
+            cur.execute("SELECT RELEASE_LOCK(%s)", [lock])
+
+    def _mysql_rename_into_place(self, cur: Any, staging: str, table: str, schema: str | None) -> None:
+        d = self.dialect
         cur.execute(
             "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = COALESCE(%s, DATABASE()) "
             "AND table_name = %s",
@@ -377,6 +397,22 @@ class TrackingHook(BaseHook):
             cur.execute(f"DROP TABLE {d.table(old, schema)}")
         else:
             cur.execute(d.rename_table_sql(staging, table, schema))
+
+    def _drop_stale_staging(self, cur: Any, table: str, schema: str | None) -> None:
+        """
+        On MySQL a writer killed mid-write (SIGKILL) leaves its committed staging table behind; the
+        next writer of the same table removes it. Staging names are ``<table>__new_<8 hex>``.
+        """
+        prefix = table[:40].replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
+        cur.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = COALESCE(%s, DATABASE()) "
+            "AND table_name LIKE %s",
+            [schema, prefix + "\\_\\_new\\_%"],
+        )
+        for (name,) in cur.fetchall():
+            if re.fullmatch(re.escape(table[:40]) + r"__new_[0-9a-f]{8}", name):
+                self.log.warning("Dropping %s, left behind by an interrupted write", name)
+                cur.execute(f"DROP TABLE IF EXISTS {self.dialect.table(name, schema)}")
 
     @contextlib.contextmanager
     def reader(self, conn: Any) -> Iterator[Any]:
