@@ -56,6 +56,27 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "s3://my-bucket/automl-models",
                         "default": "",
                     },
+                    "ui_conn_id": {
+                        "description": "Connection the AutoML UI pages read the tracking tables from.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "automl_default",
+                        "default": "automl_default",
+                    },
+                    "ui_schema": {
+                        "description": "Schema of the tracking tables for the AutoML UI; empty: the connection's default.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "ml",
+                        "default": "",
+                    },
+                    "drift_auc_threshold": {
+                        "description": "AUROC threshold line on the AutoML UI monitoring chart.",
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "0.9",
+                        "default": "0.93",
+                    },
                     "model_store_conn_id": {
                         "description": "Airflow connection used to reach a remote model store (s3, gs, ...).",
                         "version_added": "0.1.0",

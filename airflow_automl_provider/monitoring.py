@@ -104,6 +104,8 @@ def choose_branch(ti: Any, params: Mapping[str, Any], dag_run: Any, **_: Any) ->
     base_url = conf.get("api", "base_url", fallback="") or "http://localhost:8080"
     report = {
         "model_name": model.get("model_name"),
+        "auroc": performance.get("auc"),
+        "pr_auc": performance.get("pr_auc"),
         "status": decision.status,
         "alert": decision.alert,
         "reasons": decision.reasons,
@@ -120,8 +122,8 @@ def choose_branch(ti: Any, params: Mapping[str, Any], dag_run: Any, **_: Any) ->
     }
     ti.xcom_push(key="report", value=report)
     if not decision.alert:
-        return ["no_drift"]
-    return ["alert", "retrain"] if params.get("retrain") else ["alert"]
+        return ["record_evaluation", "no_drift"]
+    return ["record_evaluation", "alert", *(["retrain"] if params.get("retrain") else [])]
 
 
 def _optional_float(value: Any) -> float | None:

@@ -31,7 +31,7 @@ from airflow.providers.smtp.operators.smtp import EmailOperator
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import BranchPythonOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import DAG, CronTriggerTimetable, Param, Variable
+from airflow.sdk import DAG, CronTriggerTimetable, Param, Variable, XComArg
 
 from airflow_automl_provider.monitoring import choose_branch
 from airflow_automl_provider.operators.autogluon import AutoGluonPredictOperator
@@ -139,15 +139,16 @@ with DAG(
         model_name=f"{{{{ {MODEL}['model_name'] }}}}",
         test_table="{{ params.test_data_table }}",
     )
+    decide = BranchPythonOperator(task_id="decide", python_callable=choose_branch)
+    # Recorded with the day's decision (status ok, drift or insufficient_data, and the reasons).
     record_evaluation = RecordEvaluationOperator(
         task_id="record_evaluation",
         conn_id="{{ params.conn_id }}",
         schema="{{ params.output_database }}",
         model_name=f"{{{{ {MODEL}['model_name'] }}}}",
         test_table="{{ params.test_data_table }}",
-        metrics=performance.output,
+        metrics=XComArg(decide, key="report"),
     )
-    decide = BranchPythonOperator(task_id="decide", python_callable=choose_branch)
     alert = EmailOperator(
         task_id="alert",
         to="{{ params.alert_to }}",
@@ -171,5 +172,5 @@ with DAG(
     )
     no_drift = EmptyOperator(task_id="no_drift")
 
-    create_tables >> select_model >> predict >> [performance, data_drift] >> record_evaluation >> decide
-    decide >> [alert, retrain, no_drift]
+    create_tables >> select_model >> predict >> [performance, data_drift] >> decide
+    decide >> [record_evaluation, alert, retrain, no_drift]

@@ -56,7 +56,7 @@ def test_drift_monitor_runs_daily_at_seven_over_the_day_before():
     expected |= {"min_rows", "alert_to", "retrain"}
     assert expected <= set(dag.params)
     assert dag.params["drift_auc_threshold"] == 0.93
-    assert set(dag.task_dict["decide"].downstream_task_ids) == {"alert", "retrain", "no_drift"}
+    assert set(dag.task_dict["decide"].downstream_task_ids) == {"record_evaluation", "alert", "retrain", "no_drift"}
 
 
 @pytest.mark.parametrize("dag_file", sorted(p.name for p in DAGS.glob("*.py")))
