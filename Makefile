@@ -14,7 +14,7 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW_CONN_AUTOML_DEFAULT ?= sqlite://$(CURDIR)/.airflow/automl.db
 DEMO_TIME_LIMIT ?= 60
 
-.PHONY: setup demo test lint format constraints benchmark-quality clean
+.PHONY: setup demo test lint format constraints benchmark-quality clean distributed-demo
 
 setup: $(STAMP)
 
@@ -63,3 +63,11 @@ benchmark-quality: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_HOME) .pytest_cache .ruff_cache
+
+# The distributed topology of docker-compose.yaml on this machine, without Docker: PostgreSQL metadata
+# database, Redis broker, api-server, scheduler, dag-processor, triggerer, two Celery workers. Runs
+# automl_experiment through the REST API, then automl_drift_monitor on a drifted day, checks the alert
+# e-mail, stops what it started. Needs PostgreSQL and Redis on 127.0.0.1 (.ci/run starts them).
+# Logs: .airflow/distributed/process-logs/. See docs/deployment.md.
+distributed-demo: $(STAMP)
+	$(BIN)/python scripts/distributed_demo.py

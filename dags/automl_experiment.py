@@ -9,8 +9,9 @@ the DAG from the UI; the form is built from ``params``. The tasks mirror Treasur
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, Param, conf
 
+from airflow_automl_provider.assets import AUTOML_EXPERIMENT_MODEL
 from airflow_automl_provider.hooks.model_store import safe_model_name
 from airflow_automl_provider.operators.autogluon import AutoGluonPredictOperator, AutoGluonTrainOperator
 from airflow_automl_provider.operators.evaluation import EvaluateModelOperator
@@ -21,6 +22,32 @@ from airflow_automl_provider.operators.tracking import (
 )
 
 TRAINED = "ti.xcom_pull(task_ids='train')"
+
+# Training is heavy. The train task runs on a Celery queue of its own (workers started with
+# `--queues default,automl` take it), in a pool whose slots cap how many fits run at once, and, under
+# the KubernetesExecutor, in a pod sized by a memory hint (digdag's `docker.task_mem`). Queue, pool and
+# executor_config are not templated, so they come from the [automl] config section (env
+# AIRFLOW__AUTOML__TRAIN_QUEUE, ..._TRAIN_POOL, ..._TRAIN_TASK_MEM) when the file is parsed.
+# `airflow dags test` / dag.test() ignore queue and pool. See docs/deployment.md.
+TRAIN_QUEUE = conf.get("automl", "train_queue", fallback="automl")
+TRAIN_POOL = conf.get("automl", "train_pool", fallback="automl_training")
+TRAIN_TASK_MEM = conf.get("automl", "train_task_mem", fallback="")
+
+
+def train_executor_config(task_mem: str) -> dict:
+    """``{"pod_override": V1Pod}`` requesting (and limited to) ``task_mem``, e.g. ``16Gi``; ``{}`` without a
+    hint or without the kubernetes client (only the KubernetesExecutor reads it; Celery ignores it)."""
+    if not task_mem:
+        return {}
+    try:
+        from kubernetes.client import models as k8s
+    except ImportError:
+        return {}
+    resources = k8s.V1ResourceRequirements(requests={"memory": task_mem}, limits={"memory": task_mem})
+    # "base" is the container the KubernetesExecutor runs the task in.
+    container = k8s.V1Container(name="base", resources=resources)
+    return {"pod_override": k8s.V1Pod(spec=k8s.V1PodSpec(containers=[container]))}
+
 
 with DAG(
     dag_id="automl_experiment",
@@ -65,6 +92,10 @@ with DAG(
         share_model=True,
         export_leaderboard="automl_leaderboard",
         export_feature_importance="automl_feature_importance",
+        outlets=[AUTOML_EXPERIMENT_MODEL],  # "a new model was trained", for DAGs scheduled on it
+        queue=TRAIN_QUEUE,
+        pool=TRAIN_POOL,
+        executor_config=train_executor_config(TRAIN_TASK_MEM),
     )
     track_experiment = TrackExperimentOperator(
         task_id="track_experiment",

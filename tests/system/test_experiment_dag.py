@@ -40,3 +40,22 @@ def test_experiment_dag_on_adult(experiment_run, adult_db):
     assert hook.query("SELECT COUNT(DISTINCT model_name) FROM automl_leaderboard") == [(1,)]
     fi = hook.read_frame("automl_feature_importance")
     assert set(fi["feature"]) <= set(hook.columns("adult_train")) and len(fi) >= 10
+
+
+def test_the_train_task_announces_the_model_as_an_asset(experiment_run, adult_db):
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    ((model_name, shared),) = adult_db.query(
+        "SELECT model_name, shared_model FROM automl_experiments WHERE run_id = ?", [experiment_run.run_id]
+    )
+    with create_session() as session:
+        events = (
+            session.query(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .filter(AssetModel.name == "automl_experiment_model", AssetEvent.source_run_id == experiment_run.run_id)
+            .all()
+        )
+        extras = [e.extra for e in events]
+    assert len(extras) == 1
+    assert extras[0]["model_name"] == model_name and extras[0]["shared_model"] == shared
