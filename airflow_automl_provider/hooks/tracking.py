@@ -193,6 +193,18 @@ class TrackingHook(BaseHook):
             )
         return existing
 
+    def table_names(self, schema: str | None = None) -> set[str]:
+        """Names of the tables in ``schema`` (the connection's default when empty)."""
+        if self.dialect.name == "sqlite":
+            return {r[0] for r in self.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        current = "current_schema()" if self.dialect.name == "postgresql" else "DATABASE()"
+        ph = self.dialect.placeholder
+        rows = self.query(
+            f"SELECT table_name FROM information_schema.tables WHERE table_schema = COALESCE({ph}, {current})",
+            [schema or None],
+        )
+        return {r[0] for r in rows}
+
     def check_numeric(self, table: str, schema: str | None, column: str) -> None:
         """Raise ``TypeError`` naming the column when it does not hold numbers (SQLite would cast text to 0)."""
         d = self.dialect

@@ -20,13 +20,6 @@ from airflow_automl_provider.sql import InvalidIdentifierError
 pytestmark = pytest.mark.integration
 
 
-def _tables(hook: TrackingHook, schema: str | None) -> set[str]:
-    if hook.dialect.name == "sqlite":
-        return {r[0] for r in hook.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    rows = hook.query("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", [schema])
-    return {r[0] for r in rows}
-
-
 def _train(conn_id, schema, store, **kwargs):
     args = {
         "task_id": "train",
@@ -54,7 +47,7 @@ def bad_db(db, tmp_path):
     hook.replace_with_frame("one_class", frame.assign(y="yes"), schema)
     hook.replace_with_frame("empty_train", frame.head(0), schema)
     store = "file://" + str(tmp_path / "store")
-    return conn_id, schema, hook, store, _tables(hook, schema)
+    return conn_id, schema, hook, store, hook.table_names(schema)
 
 
 @pytest.mark.parametrize(
@@ -78,7 +71,7 @@ def test_train_refuses_bad_input_and_writes_nothing(bad_db, kwargs, error, messa
     conn_id, schema, hook, store, before = bad_db
     with pytest.raises(error, match=message):
         _train(conn_id, schema, store, **kwargs).execute(context={})
-    assert _tables(hook, schema) == before  # no export table, no half-written table
+    assert hook.table_names(schema) == before  # no export table, no half-written table
     assert not (Path(store[len("file://") :]) / "bad_model").exists()  # no model saved
     assert "bad_train" in before  # the injection attempt dropped nothing
 

@@ -39,13 +39,6 @@ print("DONE", flush=True)
 """
 
 
-def _tables(hook: TrackingHook, schema: str | None) -> set[str]:
-    if hook.dialect.name == "sqlite":
-        return {r[0] for r in hook.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    rows = hook.query("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", [schema])
-    return {r[0] for r in rows}
-
-
 def _prepare(db, adult_frames, rows: int) -> tuple[TrackingHook, str, str | None]:
     conn_id, schema = db
     _, test = adult_frames
@@ -88,26 +81,26 @@ def _retry(conn_id, schema, model, store) -> dict:
 
 def test_sigkill_mid_write_leaves_the_old_table_and_the_retry_succeeds(db, adult_frames, adult_model, model_store):
     hook, conn_id, schema = _prepare(db, adult_frames, 40_000)
-    before = _tables(hook, schema)
+    before = hook.table_names(schema)
     child = _start_child(conn_id, schema, adult_model["model_name"], model_store)
     _wait_for_chunk(child, 3)
     child.send_signal(signal.SIGKILL)
     assert child.wait() == -signal.SIGKILL
     assert hook.read_frame("fault_out", schema)["old"].tolist() == [1, 2, 3]
-    left = _tables(hook, schema) - before
+    left = hook.table_names(schema) - before
     # SQLite and PostgreSQL roll the whole write back; MySQL had committed its staging table.
     assert left == set() or (hook.dialect.name == "mysql" and all("__new_" in t for t in left))
 
     assert _retry(conn_id, schema, adult_model["model_name"], model_store)["rows"] == 40_000
     assert len(hook.read_frame("fault_out", schema, ["predicted_proba"])) == 40_000
-    assert _tables(hook, schema) == before  # the retry also removed what the killed write left
+    assert hook.table_names(schema) == before  # the retry also removed what the killed write left
 
 
 def test_postgres_restart_mid_write_fails_cleanly_and_the_retry_succeeds(
     postgres_schema, adult_frames, adult_model, model_store
 ):
     hook, conn_id, schema = _prepare(("automl_pg", postgres_schema), adult_frames, 100_000)
-    before = _tables(hook, schema)
+    before = hook.table_names(schema)
     child = _start_child(conn_id, schema, adult_model["model_name"], model_store)
     _wait_for_chunk(child, 3)
     version = sorted(os.listdir("/etc/postgresql"))[-1]
@@ -121,5 +114,5 @@ def test_postgres_restart_mid_write_fails_cleanly_and_the_retry_succeeds(
             break
         time.sleep(0.5)
     assert hook.read_frame("fault_out", schema)["old"].tolist() == [1, 2, 3]
-    assert _tables(hook, schema) == before
+    assert hook.table_names(schema) == before
     assert _retry(conn_id, schema, adult_model["model_name"], model_store)["rows"] == 100_000

@@ -18,14 +18,6 @@ from airflow_automl_provider.schemas import EVAL_RESULTS, EXPERIMENTS
 pytestmark = pytest.mark.integration
 
 
-def _table_names(hook: TrackingHook, schema: str | None) -> set[str]:
-    if hook.dialect.name == "sqlite":
-        return {r[0] for r in hook.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    return {
-        r[0] for r in hook.query("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", [schema])
-    }
-
-
 def test_tracking_tables_are_created_once_and_upserts_are_retry_safe(db):
     conn_id, schema = db
     hook = TrackingHook(conn_id=conn_id)
@@ -38,7 +30,7 @@ def test_tracking_tables_are_created_once_and_upserts_are_retry_safe(db):
         f"SELECT task_attempt_id, try_number FROM {hook.dialect.table(EXPERIMENTS.name, schema)} WHERE run_id = 'r1'"
     )
     assert rows == [("t-2", 2)]
-    assert {EXPERIMENTS.name, EVAL_RESULTS.name} <= _table_names(hook, schema)
+    assert {EXPERIMENTS.name, EVAL_RESULTS.name} <= hook.table_names(schema)
 
 
 def test_auroc_in_sql_equals_sklearn_with_many_ties(db):
@@ -143,7 +135,7 @@ def test_a_failed_predict_leaves_the_old_output_table(db, adult_model, adult_tes
     conn_id, schema = db
     hook = TrackingHook(conn_id=conn_id)
     hook.replace_with_frame("adult_out", pd.DataFrame({"old": [1, 2, 3]}), schema)
-    tables_before = _table_names(hook, schema)
+    tables_before = hook.table_names(schema)
     calls = {"n": 0}
     real = AutoGluonPredictOperator._predict_chunk
 
@@ -168,7 +160,7 @@ def test_a_failed_predict_leaves_the_old_output_table(db, adult_model, adult_tes
     with pytest.raises(RuntimeError, match="mid-write"):
         op.execute(context={})
     assert hook.read_frame("adult_out", schema)["old"].tolist() == [1, 2, 3]
-    assert _table_names(hook, schema) == tables_before  # no staging table left behind
+    assert hook.table_names(schema) == tables_before  # no staging table left behind
 
 
 def test_a_missing_feature_is_named(db, adult_model, model_store):
