@@ -37,8 +37,7 @@ def adult_frames():
     return load_uci_adult(str(ADULT / "adult.data")), load_uci_adult(str(ADULT / "adult.test"))
 
 
-@pytest.fixture(scope="session")
-def postgres_schema():
+def _new_postgres_schema():
     """A fresh schema in the machine's PostgreSQL, dropped at the end."""
     import psycopg2
 
@@ -59,8 +58,7 @@ def postgres_schema():
     conn.close()
 
 
-@pytest.fixture(scope="session")
-def mariadb_schema():
+def _new_mariadb_schema():
     """A fresh database (a schema, in MySQL terms) in the machine's MariaDB, dropped at the end."""
     import MySQLdb
 
@@ -71,10 +69,18 @@ def mariadb_schema():
         pytest.fail(f"MariaDB is not reachable at {MARIADB} (.ci/run starts it): {err}")
     conn.autocommit(True)
     conn.cursor().execute(f"CREATE DATABASE `{schema}` CHARACTER SET utf8mb4")
-    _set_conn("automl_my", f"mysql://root@127.0.0.1:3306/{schema}")
+    # The connection's own database is the machine's `test`; the tests name their schema.
+    _set_conn("automl_my", "mysql://root@127.0.0.1:3306/test")
     yield schema
     conn.cursor().execute(f"DROP DATABASE `{schema}`")
     conn.close()
+
+
+# Session schemas for the integration tests; a module that counts rows takes a schema of its own.
+postgres_schema = pytest.fixture(scope="session")(_new_postgres_schema)
+mariadb_schema = pytest.fixture(scope="session")(_new_mariadb_schema)
+module_postgres_schema = pytest.fixture(scope="module")(_new_postgres_schema)
+module_mariadb_schema = pytest.fixture(scope="module")(_new_mariadb_schema)
 
 
 @pytest.fixture(scope="session")

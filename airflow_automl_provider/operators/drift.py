@@ -58,8 +58,9 @@ class SelectModelOperator(BaseOperator):
             hook = TrackingHook(conn_id=self.conn_id)
             d = hook.dialect
             table = d.table(EXPERIMENTS.name, self.schema or None)
+            # NULLs sort first in PostgreSQL's DESC order, last elsewhere: leave them out.
             rows = hook.query(
-                f"SELECT {d.quote('model_name')} FROM {table} "
+                f"SELECT {d.quote('model_name')} FROM {table} WHERE {d.quote('session_time')} IS NOT NULL "
                 f"ORDER BY {d.quote('session_time')} DESC, {d.quote('model_name')} DESC LIMIT 1"
             )
             if not rows:

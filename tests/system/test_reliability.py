@@ -54,7 +54,8 @@ def test_rerunning_tasks_of_a_finished_run_adds_no_duplicates(experiment_run, ad
 
 
 @pytest.fixture(scope="module")
-def pg_small(postgres_schema, adult_frames):
+def pg_small(module_postgres_schema, adult_frames):
+    postgres_schema = module_postgres_schema
     train, test = adult_frames
     hook = TrackingHook(conn_id="automl_pg")
     hook.replace_with_frame("small_train", train.head(2000), postgres_schema)

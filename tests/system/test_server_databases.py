@@ -13,7 +13,8 @@ pytestmark = pytest.mark.system
 @pytest.mark.parametrize("database", ["postgres", "mariadb"])
 def test_experiment_and_monitor_on_a_server_database(database, request, dagbag, adult_frames, smtp_server):
     conn_id = {"postgres": "automl_pg", "mariadb": "automl_my"}[database]
-    schema = request.getfixturevalue({"postgres": "postgres_schema", "mariadb": "mariadb_schema"}[database])
+    fixture = {"postgres": "module_postgres_schema", "mariadb": "module_mariadb_schema"}[database]
+    schema = request.getfixturevalue(fixture)  # a schema of its own: the test counts rows
     train, test = adult_frames
     hook = TrackingHook(conn_id=conn_id)
     hook.replace_with_frame("adult_train", train.head(4000), schema)
