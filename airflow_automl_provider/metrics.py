@@ -37,40 +37,48 @@ class Columns:
 
 def auroc_query(d: SqlDialect, c: Columns) -> str:
     """
-    One query for AUROC and PR-AUC: group rows by distinct score, then running sums over the groups.
+    One query for AUROC and PR-AUC: group rows by distinct (score, label), then by score, then one
+    running sum over the distinct scores, highest first.
 
-    Grouping first makes the window run over distinct scores rather than rows, and counts ties
-    as one half (Mann-Whitney), as ``roc_auc_score`` does. Parameters: the positive class, as text.
+    Grouping first makes the window run over distinct scores rather than rows, and counts ties as
+    one half (Mann-Whitney), as ``roc_auc_score`` does; the label is compared (as text) once per
+    group, not once per row. Parameters: the positive class, as text.
     Returns one row: rows, null scores, null labels, min score, max score, positives, negatives,
-    ``sum(pos * (2 * negatives_below + negatives_tied))`` and ``sum(pos * tp / k)`` (for PR-AUC).
+    ``S = sum(pos * (2 * negatives_at_or_above - negatives_tied))`` (so that
+    ``2 * AUC * P * N = 2 * P * N - S``) and ``sum(pos * tp / k)`` (PR-AUC times P).
     """
     score = d.as_float(c.score or "")
-    label = f"CASE WHEN {d.as_text(c.target)} = {d.text_placeholder} THEN 1 ELSE 0 END"
-    null_label = f"CASE WHEN {c.target} IS NULL THEN 1 ELSE 0 END"
+    # NULL scores sort first in PostgreSQL's DESC order and last elsewhere: they add nothing to the sums.
+    running = "OVER (ORDER BY s DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
     return f"""
-WITH grouped AS (
-  SELECT {score} AS s, SUM({label}) AS pos, COUNT(*) AS n, SUM({null_label}) AS null_labels
+WITH by_label AS (
+  SELECT {score} AS s, {c.target} AS t, COUNT(*) AS n
   FROM {c.table}
-  GROUP BY {score}
+  GROUP BY {score}, {c.target}
+),
+grouped AS (
+  SELECT s,
+         SUM(CASE WHEN {d.as_text("t")} = {d.text_placeholder} THEN n ELSE 0 END) AS pos,
+         SUM(n) AS n,
+         SUM(CASE WHEN t IS NULL THEN n ELSE 0 END) AS null_labels
+  FROM by_label
+  GROUP BY s
 ),
 ranked AS (
-  SELECT pos, n - pos AS neg,
-         COALESCE(SUM(n - pos) OVER (ORDER BY s ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
-           AS neg_below,
-         SUM(pos) OVER (ORDER BY s DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS tp,
-         SUM(n) OVER (ORDER BY s DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS k
+  SELECT s, pos, n, null_labels,
+         SUM(CASE WHEN s IS NULL THEN 0 ELSE pos END) {running} AS tp,
+         SUM(CASE WHEN s IS NULL THEN 0 ELSE n END) {running} AS k
   FROM grouped
-  WHERE s IS NOT NULL
 )
-SELECT (SELECT SUM(n) FROM grouped),
-       (SELECT SUM(n) FROM grouped WHERE s IS NULL),
-       (SELECT SUM(null_labels) FROM grouped),
-       (SELECT MIN(s) FROM grouped),
-       (SELECT MAX(s) FROM grouped),
-       SUM(pos),
-       SUM(neg),
-       SUM(pos * (2 * neg_below + neg)),
-       SUM(CASE WHEN pos > 0 THEN pos * tp * 1.0 / k ELSE 0 END)
+SELECT SUM(n),
+       SUM(CASE WHEN s IS NULL THEN n ELSE 0 END),
+       SUM(null_labels),
+       MIN(s),
+       MAX(s),
+       SUM(CASE WHEN s IS NULL THEN 0 ELSE pos END),
+       SUM(CASE WHEN s IS NULL THEN 0 ELSE n - pos END),
+       SUM(CASE WHEN s IS NULL THEN 0 ELSE pos * (2 * (k - tp) - (n - pos)) END),
+       SUM(CASE WHEN s IS NULL OR pos = 0 THEN 0 ELSE pos * tp * 1.0 / k END)
 FROM ranked
 """
 
@@ -81,7 +89,7 @@ def _int(value: Any) -> int:
 
 def auroc_from_row(row: Iterable[Any], *, table: str, score_column: str, positive_class: str) -> dict[str, Any]:
     """Check the sums of :func:`auroc_query` and turn them into ``auc``, ``pr_auc`` and counts."""
-    rows, null_scores, null_labels, lo, hi, pos, neg, twice_auc_num, ap_num = tuple(row)
+    rows, null_scores, null_labels, lo, hi, pos, neg, s_sum, ap_num = tuple(row)
     rows, null_scores, null_labels = _int(rows), _int(null_scores), _int(null_labels)
     pos, neg = _int(pos), _int(neg)
     if rows == 0:
@@ -103,7 +111,7 @@ def auroc_from_row(row: Iterable[Any], *, table: str, score_column: str, positiv
             f"({pos} rows equal positive class {positive_class!r}, {neg} do not)."
         )
     return {
-        "auc": _int(twice_auc_num) / (2.0 * pos * neg),
+        "auc": (2 * pos * neg - _int(s_sum)) / (2.0 * pos * neg),
         "pr_auc": float(ap_num) / pos,
         "rows": rows,
         "positives": pos,

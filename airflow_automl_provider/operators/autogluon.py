@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import itertools
 import json
 import logging
 import tempfile
@@ -471,7 +472,9 @@ class AutoGluonPredictOperator(BaseOperator):
             columns = frame_sql_types(out_first)
 
             def batches() -> Any:
-                for out in (out_first, *(self._predict_chunk(predictor, manifest, c, keep, pred_col) for c in chunks)):
+                # A lazy chain: one chunk in memory at a time, however long the table.
+                rest = (self._predict_chunk(predictor, manifest, c, keep, pred_col) for c in chunks)
+                for out in itertools.chain([out_first], rest):
                     state["rows"] += len(out)
                     elapsed = time.monotonic() - started
                     self.log.info(
