@@ -376,12 +376,18 @@ class TrackingHook(BaseHook):
         """The database's bulk path: COPY on PostgreSQL (psycopg2), multi-row executemany elsewhere."""
         d = self.dialect
         cols = ", ".join(d.quote(n) for n in names)
-        if d.name == "postgresql" and hasattr(cur, "copy_expert"):
-            import io
+        if d.name == "postgresql":
+            copy_sql = f"COPY {target} ({cols}) FROM STDIN WITH (FORMAT csv)"
+            data = "".join(_copy_line(row) for row in rows)
+            if hasattr(cur, "copy"):  # psycopg 3 (the postgres provider's default driver)
+                with cur.copy(copy_sql) as copy:
+                    copy.write(data)
+                return
+            if hasattr(cur, "copy_expert"):  # psycopg2
+                import io
 
-            buffer = io.StringIO("".join(_copy_line(row) for row in rows))
-            cur.copy_expert(f"COPY {target} ({cols}) FROM STDIN WITH (FORMAT csv)", buffer)
-            return
+                cur.copy_expert(copy_sql, io.StringIO(data))
+                return
         cur.executemany(f"INSERT INTO {target} ({cols}) VALUES ({d.placeholders(len(names))})", rows)
 
     def _mysql_swap(self, cur: Any, staging: str, table: str, schema: str | None) -> None:
