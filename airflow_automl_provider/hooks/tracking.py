@@ -241,10 +241,15 @@ class TrackingHook(BaseHook):
         return [r[0] for r in rows]
 
     def _select(
-        self, table: str, schema: str | None, columns: Sequence[str] | None, window: TimeWindow | None = None
+        self,
+        table: str,
+        schema: str | None,
+        columns: Sequence[str] | None,
+        window: TimeWindow | None = None,
+        count: bool = False,
     ) -> tuple[str, list[Any]]:
         d = self.dialect
-        cols = ", ".join(d.quote(c) for c in columns) if columns else "*"
+        cols = "COUNT(*)" if count else (", ".join(d.quote(c) for c in columns) if columns else "*")
         sql = f"SELECT {cols} FROM {d.table(table, schema)}"
         if window is None:
             return sql, []
@@ -291,6 +296,11 @@ class TrackingHook(BaseHook):
                 yield _normalise(pd.DataFrame.from_records(rows, columns=names))
         finally:
             cur.close()
+
+    def count_rows(self, table: str, schema: str | None = None, window: TimeWindow | None = None) -> int:
+        """Rows of a table (those in ``window``, if given)."""
+        (row,) = self.query(*self._select(table, schema, None, window, count=True))
+        return int(row[0])
 
     def read_frame(
         self,

@@ -453,6 +453,7 @@ class AutoGluonPredictOperator(BaseOperator):
         pred_col = f"predicted_{label}"
         validate_column(pred_col)
 
+        total = hook.count_rows(self.input_table, self.input_schema, window)  # for the progress log
         started = time.monotonic()
         state: dict[str, Any] = {"rows": 0}
         with (
@@ -476,9 +477,14 @@ class AutoGluonPredictOperator(BaseOperator):
                 rest = (self._predict_chunk(predictor, manifest, c, keep, pred_col) for c in chunks)
                 for out in itertools.chain([out_first], rest):
                     state["rows"] += len(out)
-                    elapsed = time.monotonic() - started
+                    rate = state["rows"] / max(time.monotonic() - started, 1e-9)
                     self.log.info(
-                        "Predicted %d rows of %s (%.0f rows/s)", state["rows"], in_name, state["rows"] / elapsed
+                        "Predicted %d of %d rows of %s (%.0f rows/s, about %.0f s left)",
+                        state["rows"],
+                        total,
+                        in_name,
+                        rate,
+                        max(total - state["rows"], 0) / rate,
                     )
                     yield frame_rows(out)
 
