@@ -163,8 +163,17 @@ def show(conn_id: str) -> None:
         print(frame.to_string(index=False) if len(frame) else "(empty)")
 
 
-class _MailCatcher:
-    """aiosmtpd handler that keeps the messages it receives (the demo's local SMTP server)."""
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class MailCatcher:
+    """aiosmtpd handler that keeps the messages it receives (the local SMTP server of demos and tests)."""
 
     def __init__(self) -> None:
         self.messages: list[Any] = []
@@ -180,7 +189,6 @@ def week(conn_id: str, days: int, drift_from: int, threshold: float, log_path: s
     """Run the drift monitor over a simulated week whose data drifts from a known day; print what alerted."""
     import json
     import re
-    import socket
     import subprocess
     from pathlib import Path
 
@@ -193,13 +201,11 @@ def week(conn_id: str, days: int, drift_from: int, threshold: float, log_path: s
     hook.replace_with_frame("gluon_daily", daily)
     print(f"seeded gluon_daily: {len(daily)} rows over {days} days, drift injected from {runs[drift_from].date()} on")
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     import logging
 
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-connection chatter
-    catcher = _MailCatcher()
+    catcher = MailCatcher()
     controller = Controller(catcher, hostname="127.0.0.1", port=port)
     controller.start()
     env = {

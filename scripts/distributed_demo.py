@@ -27,13 +27,14 @@ import secrets
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
+
+from airflow_automl_provider.demo import MailCatcher, free_port
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -221,12 +222,6 @@ def process_plan(
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def log(msg: str) -> None:
     print(f"[distributed-demo {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
@@ -249,19 +244,6 @@ def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: fl
             last = err
         time.sleep(interval)
     raise TimeoutError(f"{what}: not ready after {timeout:.0f} s" + (f" (last error: {last})" if last else ""))
-
-
-class MailCatcher:
-    """aiosmtpd handler keeping every message: stands in for the Mailpit service."""
-
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
-        from email import message_from_bytes, policy
-
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 Message accepted for delivery"
 
 
 class Processes:

@@ -221,10 +221,11 @@ class TrackingHook(BaseHook):
             return
         current = "current_schema()" if d.name == "postgresql" else "DATABASE()"
         ph = d.placeholder
+        schema, table = split_table_name(table, schema)
         rows = self.query(
             f"SELECT data_type FROM information_schema.columns WHERE table_schema = COALESCE({ph}, {current}) "
             f"AND table_name = {ph} AND column_name = {ph}",
-            [split_table_name(table, schema)[0], split_table_name(table, schema)[1], column],
+            [schema, table, column],
         )
         numeric = {"smallint", "integer", "int", "bigint", "numeric", "decimal", "real", "double precision"}
         numeric |= {"double", "float", "tinyint", "mediumint"}

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from airflow_automl_provider.demo import MailCatcher, free_port
 from airflow_automl_provider.hooks.tracking import TrackingHook
 
 
@@ -60,26 +60,13 @@ def experiment_run(airflow_db, adult_db):
     )
 
 
-class _Recorder:
-    def __init__(self) -> None:
-        self.messages: list = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
-        from email import message_from_bytes, policy
-
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 Message accepted for delivery"
-
-
 @pytest.fixture
 def smtp_server(monkeypatch):
     """A real SMTP server on loopback that keeps what it receives; smtp_default points at it."""
     from aiosmtpd.controller import Controller
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    recorder = _Recorder()
+    port = free_port()
+    recorder = MailCatcher()
     controller = Controller(recorder, hostname="127.0.0.1", port=port)
     controller.start()
     monkeypatch.setenv(

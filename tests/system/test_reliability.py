@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_automl_provider.demo import simulate_days
+from airflow_automl_provider.demo import MailCatcher, free_port, simulate_days
 from airflow_automl_provider.hooks.tracking import TrackingHook
 
 pytestmark = pytest.mark.system
@@ -111,25 +111,6 @@ def test_four_experiment_runs_at_once_on_postgres(pg_small, airflow_db, tmp_path
     assert hook.query(f"SELECT COUNT(*) FROM {d.table('small_test_predicted', schema)}") == [(1000,)]
 
 
-class _Recorder:
-    def __init__(self) -> None:
-        self.messages: list = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        from email import message_from_bytes, policy
-
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _monitor_conf(schema: str, conn_id: str) -> dict:
     return {
         "conn_id": conn_id,
@@ -153,7 +134,7 @@ def test_smtp_down_the_alert_retries_and_is_delivered_once(pg_small, dagbag, mon
     hook, schema, runs = pg_small
     if not hook.query(f"SELECT 1 FROM {hook.dialect.table('automl_experiments', schema)} LIMIT 1"):
         pytest.fail("needs the models of test_four_experiment_runs_at_once_on_postgres")
-    port = _free_port()
+    port = free_port()
     monkeypatch.setenv(
         "AIRFLOW_CONN_SMTP_DEFAULT",
         f"smtp://127.0.0.1:{port}?disable_ssl=true&disable_tls=true&from_email=automl%40example.com&retry_limit=0",
@@ -163,7 +144,7 @@ def test_smtp_down_the_alert_retries_and_is_delivered_once(pg_small, dagbag, mon
         task.retries = 0
     alert = dag.task_dict["alert"]
     alert.retries, alert.retry_delay = 2, timedelta(seconds=3)
-    recorder = _Recorder()
+    recorder = MailCatcher()
     controller = Controller(recorder, hostname="127.0.0.1", port=port)
     # The server comes up while the alert waits for its retry.
     starter = threading.Timer(6.0, controller.start)
@@ -194,8 +175,8 @@ def test_no_secret_in_logs_xcom_reports_or_mails(pg_small, dagbag, monkeypatch, 
         logins.append((auth_data.login, auth_data.password))
         return AuthResult(success=auth_data.password == SMTP_PASSWORD.encode())
 
-    port = _free_port()
-    recorder = _Recorder()
+    port = free_port()
+    recorder = MailCatcher()
     controller = Controller(
         recorder, hostname="127.0.0.1", port=port, authenticator=authenticate, auth_require_tls=False
     )

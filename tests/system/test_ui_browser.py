@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+
+from airflow_automl_provider.demo import free_port
 
 pytestmark = pytest.mark.system
 
@@ -41,12 +42,6 @@ CHROMIUM_FLAGS = [
     "--hide-scrollbars",
     "--window-size=1400,1000",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -117,7 +112,7 @@ def ui_data(experiment_run, adult_db):
 def api_server(airflow_db, adult_db, tmp_path_factory):
     """A real `airflow api-server` with the plugin, a known viewer user, and automl_default on the test database."""
     tmp = tmp_path_factory.mktemp("api_server")
-    port = _free_port()
+    port = free_port()
     passwords = tmp / "passwords.json"
     passwords.write_text(json.dumps({USER: PASSWORD}))
     env = {
