@@ -25,6 +25,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_automl_provider.operators.autogluon",
                     "airflow_automl_provider.operators.tracking",
                     "airflow_automl_provider.operators.evaluation",
+                    "airflow_automl_provider.operators.monitoring",
                 ],
             }
         ],
@@ -40,6 +41,7 @@ def get_provider_info() -> dict[str, Any]:
         "extra-links": [
             "airflow_automl_provider.links.ModelReportLink",
             "airflow_automl_provider.links.MonitoringLink",
+            "airflow_automl_provider.operators.monitoring.TriggeredDagRunLink",
         ],
         "config": {
             "automl": {
@@ -76,6 +78,16 @@ def get_provider_info() -> dict[str, Any]:
                         "type": "float",
                         "example": "0.9",
                         "default": "0.93",
+                    },
+                    "drift_timezone": {
+                        "description": (
+                            "Timezone of the drift monitor DAG's daily 07:00 schedule, read when the DAG file "
+                            "is parsed (an IANA name such as America/Los_Angeles)."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "Europe/Paris",
+                        "default": "UTC",
                     },
                     "model_store_conn_id": {
                         "description": "Airflow connection used to reach a remote model store (s3, gs, ...).",

@@ -12,7 +12,8 @@ Setup: the ``automl_default`` connection (see ``automl_experiment``), and an ``s
 connection for the alert, for example
 ``AIRFLOW_CONN_SMTP_DEFAULT='smtp://user:password@smtp.example.com:587?from_email=automl%40example.com'``
 (add ``disable_tls=true&disable_ssl=true`` for a plain local relay). The schedule's timezone is the
-Airflow Variable ``automl_drift_timezone`` (default UTC), for example ``America/Los_Angeles``.
+config option ``[automl] drift_timezone`` (env ``AIRFLOW__AUTOML__DRIFT_TIMEZONE``, default UTC), for
+example ``America/Los_Angeles``, read when this file is parsed.
 
 Rules (see ``airflow_automl_provider.monitoring``): alert when the AUROC is under
 ``drift_auc_threshold``; or more than ``max_auc_drop`` under the model's validation AUROC; or when
@@ -30,17 +31,20 @@ from datetime import timedelta
 from airflow.providers.smtp.operators.smtp import EmailOperator
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import BranchPythonOperator
-from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import DAG, CronTriggerTimetable, Param, Variable, XComArg
+from airflow.sdk import DAG, CronTriggerTimetable, Param, XComArg, conf
 
 from airflow_automl_provider.monitoring import choose_branch
 from airflow_automl_provider.operators.autogluon import AutoGluonPredictOperator
 from airflow_automl_provider.operators.drift import DataDriftOperator, PerformanceDriftOperator, SelectModelOperator
+from airflow_automl_provider.operators.monitoring import RetrainOperator
 from airflow_automl_provider.operators.tracking import CreateTrackingTablesOperator, RecordEvaluationOperator
 
 MODEL = "ti.xcom_pull(task_ids='select_model')"
 REPORT = "ti.xcom_pull(task_ids='decide', key='report')"
 BATCH = "automl_drift_batch"
+# The schedule's timezone, read from the [automl] config section when the file is parsed (env
+# AIRFLOW__AUTOML__DRIFT_TIMEZONE): no Variable, so no metadata database round trip at every parse.
+TIMEZONE = conf.get("automl", "drift_timezone", fallback="UTC") or "UTC"
 
 ALERT_BODY = """
 {% set r = REPORT %}
@@ -69,7 +73,7 @@ with DAG(
     description="Daily performance and data drift of an AutoML model, with e-mail alerts and retraining",
     schedule=CronTriggerTimetable(
         "0 7 * * *",
-        timezone=Variable.get("automl_drift_timezone", default="UTC"),
+        timezone=TIMEZONE,
         # Each run covers the day before it: [day-1 07:00, day 07:00).
         interval=timedelta(days=1),
     ),
@@ -157,7 +161,7 @@ with DAG(
         retries=3,
         retry_delay=timedelta(minutes=2),
     )
-    retrain = TriggerDagRunOperator(
+    retrain = RetrainOperator(
         task_id="retrain",
         trigger_dag_id="automl_experiment",
         conf={

@@ -59,6 +59,63 @@ def test_drift_monitor_runs_daily_at_seven_over_the_day_before():
     assert set(dag.task_dict["decide"].downstream_task_ids) == {"record_evaluation", "alert", "retrain", "no_drift"}
 
 
+def test_drift_monitor_branches_and_alerts_with_the_providers_operators():
+    """The design: a BranchPythonOperator decides, an EmailOperator sends the alert."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.providers.smtp.operators.smtp import EmailOperator
+    from airflow.providers.standard.operators.python import BranchPythonOperator
+
+    from airflow_automl_provider.monitoring import choose_branch
+
+    dag = DagBag(dag_folder=str(DAGS)).dags["automl_drift_monitor"]
+    decide, alert = dag.task_dict["decide"], dag.task_dict["alert"]
+    assert isinstance(decide, BranchPythonOperator) and decide.python_callable is choose_branch
+    assert isinstance(alert, EmailOperator)
+    assert (alert.to, alert.retries) == ("{{ params.alert_to }}", 3)
+    assert alert.subject.startswith("Drift detected: ")
+
+
+def test_drift_monitor_timezone_comes_from_the_automl_config(monkeypatch):
+    from datetime import datetime
+
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.serialization.encoders import coerce_to_core_timetable
+    from airflow.timetables.base import TimeRestriction
+
+    monkeypatch.setenv("AIRFLOW__AUTOML__DRIFT_TIMEZONE", "Europe/Paris")
+    dag = DagBag(dag_folder=str(DAGS)).dags["automl_drift_monitor"]
+    info = coerce_to_core_timetable(dag.timetable).next_dagrun_info(
+        last_automated_data_interval=None,
+        restriction=TimeRestriction(earliest=datetime(2026, 11, 2, tzinfo=UTC), latest=None, catchup=True),
+    )
+    # 07:00 in Paris (UTC+1 in November) is 06:00 UTC; the run covers the day before it.
+    assert info.run_after == datetime(2026, 11, 2, 6, tzinfo=UTC)
+    assert (info.data_interval.start, info.data_interval.end) == (
+        datetime(2026, 11, 1, 6, tzinfo=UTC),
+        datetime(2026, 11, 2, 6, tzinfo=UTC),
+    )
+
+
+def test_drift_monitor_parses_without_trigger_dagrun_or_a_variable():
+    """No Variable.get and no TriggerDagRunOperator module at parse time (docs/benchmarks.md, "DAG parsing").
+
+    The branch and the alert are the standard and smtp providers' BranchPythonOperator and EmailOperator,
+    as the design asks, so their modules are loaded: only these two savings are kept.
+    """
+    slow = ["airflow.providers.standard.operators.trigger_dagrun"]
+    code = (
+        "import json, runpy, sys\n"
+        "import airflow.sdk\n"
+        "from airflow.sdk import Variable\n"
+        "def refuse(*a, **k): raise AssertionError('Variable.get at parse time')\n"
+        "Variable.get = refuse\n"
+        f"runpy.run_path({str(DAGS / 'automl_drift_monitor.py')!r})\n"
+        f"print(json.dumps(sorted(m for m in {slow!r} if m in sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
 @pytest.mark.parametrize("dag_file", sorted(p.name for p in DAGS.glob("*.py")))
 def test_dag_file_imports_no_heavy_library(dag_file):
     code = (
