@@ -20,11 +20,13 @@ setup: $(STAMP)
 
 # Reproducible installs: everything is pinned by constraints.txt, generated from a working
 # environment by `make constraints` (upgrade on purpose, not by accident).
+# Bytecode is compiled once at install, as in a deployed Airflow: without it every process (a task,
+# a DAG parse) compiles Airflow from source again where PYTHONDONTWRITEBYTECODE is set.
 $(STAMP): pyproject.toml constraints.txt
 	bash scripts/system-deps.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
-	$(BIN)/uv pip install -q --python $(BIN)/python -c constraints.txt -e ".[$(EXTRAS)]"
+	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -c constraints.txt -e ".[$(EXTRAS)]"
 	touch $@
 
 $(AIRFLOW_HOME)/airflow.db: $(STAMP)

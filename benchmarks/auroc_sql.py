@@ -8,7 +8,10 @@ most 10,001 distinct values and many ties). Written to SQLite with ``executemany
 to PostgreSQL (a schema of its own, dropped at the end) with COPY. Ways, each in a fresh child
 process (time and peak memory of the work only, imports and connecting excluded):
 
-* ``ours``: ``evaluate_auroc(TrackingHook(conn_id), ...)`` (column checks, one grouped SQL query);
+* ``ours``: ``evaluate_auroc(TrackingHook(conn_id), ...)`` with ``method="auto"`` (the default:
+  the grouped SQL query when a sample of the scores has many ties, else the streaming pass);
+* ``ours_sql`` / ``ours_stream``: the same with ``method="sql"`` (the evaluator before the
+  streaming pass: column checks and one grouped SQL query) or ``method="stream"`` forced;
 * ``plain SQL``: the smallest grouped query (GROUP BY score, one window sum), for reference;
 * ``read_sql + sklearn``: ``pd.read_sql`` of the label and score columns, then ``roc_auc_score``;
 * ``sklearn in memory``: ``roc_auc_score`` on the arrays already in memory (the floor of any
@@ -16,7 +19,7 @@ process (time and peak memory of the work only, imports and connecting excluded)
 
 Prints a table and writes ``benchmarks/results/auroc_sql.json``.
 
-    .venv/bin/python benchmarks/auroc_sql.py [--sizes 1000000 10000000] [--repeats 3]
+    .venv/bin/python benchmarks/auroc_sql.py [--sizes 1000000 10000000] [--repeats 3] [--ways ours read_sql]
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ import _common as c  # noqa: E402
 SCRIPT = Path(__file__).resolve()
 RESULTS = c.RESULTS / "auroc_sql.json"
 SCORES = {"full": "score_full", "rounded": "score_round"}
+OURS = {"ours": "auto", "ours_sql": "sql", "ours_stream": "stream"}
+WAYS = ["ours", "ours_sql", "ours_stream", "plain_sql", "read_sql"]
 
 
 def generate(n: int, seed: int = 0):
@@ -62,7 +67,7 @@ def worker(way: str, db: str, n: int, precision: str, target: str) -> None:
         s = full if precision == "full" else rounded
         del full, rounded
         out = c.measure(lambda: {"auc": float(roc_auc_score(label == 1, s))})
-    elif way == "ours":
+    elif way in OURS:
         from airflow_automl_provider.hooks.tracking import TrackingHook
         from airflow_automl_provider.operators.evaluation import evaluate_auroc
 
@@ -71,7 +76,7 @@ def worker(way: str, db: str, n: int, precision: str, target: str) -> None:
         hook = TrackingHook(conn_id=conn_id)
         hook.dialect  # noqa: B018  (resolves the connection and its hook before the timed work)
         schema = None if db == "sqlite" else target
-        out = c.measure(lambda: evaluate_auroc(hook, table, "label", "1", score, schema))
+        out = c.measure(lambda: evaluate_auroc(hook, table, "label", "1", score, schema, method=OURS[way]))
         out["result"] = {"auc": out["result"]["auc"], "rows": out["result"]["rows"]}
     elif way == "plain_sql":
         conn = _dbapi(db, target)
@@ -165,6 +170,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quiet-load", type=float, default=1.0, help="wait for a 1-minute load under this")
     parser.add_argument("--max-wait", type=float, default=180.0, help="seconds to wait for that load at most")
+    parser.add_argument("--ways", nargs="+", default=WAYS, choices=WAYS, help="besides sklearn in memory")
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--worker", nargs=5, metavar=("WAY", "DB", "ROWS", "PRECISION", "TARGET"))
     args = parser.parse_args()
@@ -189,7 +195,7 @@ def main() -> None:
             report["data"][str(n)] = load_tables(n, sqlite_path, schema)
             quiet = c.wait_for_quiet(args.quiet_load, args.max_wait) if n >= 5_000_000 else None
             for precision in SCORES:
-                ways = [("memory", "none")] + [(w, db) for db in args.dbs for w in ("ours", "plain_sql", "read_sql")]
+                ways = [("memory", "none")] + [(w, db) for db in args.dbs for w in args.ways]
                 for way, db in ways:
                     target = str(sqlite_path) if db == "sqlite" else (schema or "none")
                     load = [round(x, 2) for x in os.getloadavg()]
@@ -226,11 +232,11 @@ def main() -> None:
 
 
 def summarise(report: dict) -> None:
-    """Speed-ups against read_sql + sklearn, and agreement with sklearn, per size, precision, database."""
+    """Speed-ups against read_sql + sklearn, and agreement with sklearn, per size, precision, database, way."""
     by = {(r["rows"], r["precision"], r["db"], r["way"]): r for r in report["results"]}
     summary = []
     for (n, precision, db, way), r in by.items():
-        if way != "ours":
+        if way not in OURS:
             continue
         base = by.get((n, precision, db, "read_sql"))
         memory = by.get((n, precision, "none", "memory"))
@@ -239,6 +245,7 @@ def summarise(report: dict) -> None:
                 "rows": n,
                 "precision": precision,
                 "db": db,
+                "way": way,
                 "ours_seconds": r["seconds"],
                 "read_sql_seconds": base["seconds"] if base else None,
                 "speedup_vs_read_sql": round(base["seconds"] / r["seconds"], 2) if base else None,
@@ -258,10 +265,12 @@ def print_table(report: dict) -> None:
             f"{r['rows']:>11,} {r['precision']:<8} {r['db']:<9} {r['way']:<10} {r['seconds']:>9.3f}"
             f" {r['peak_added_mb']:>8.1f} {r['peak_mb']:>8.1f}  {r['auc']:.12f}"
         )
-    print(f"\n{'rows':>11} {'scores':<8} {'database':<9} {'speed-up':>9} {'|ours - sklearn|':>17}")
+    print(f"\n{'rows':>11} {'scores':<8} {'database':<9} {'way':<12} {'speed-up':>9} {'|ours - sklearn|':>17}")
     for s in report["summary"]:
+        if s["speedup_vs_read_sql"] is None:
+            continue
         print(
-            f"{s['rows']:>11,} {s['precision']:<8} {s['db']:<9} {s['speedup_vs_read_sql']:>8.1f}x"
+            f"{s['rows']:>11,} {s['precision']:<8} {s['db']:<9} {s['way']:<12} {s['speedup_vs_read_sql']:>8.2f}x"
             f" {s['abs_diff_vs_read_sql_sklearn']:>17.2e}"
         )
 

@@ -12,6 +12,12 @@ PostgreSQL (a schema of its own, dropped at the end) with COPY. Ways, each in a 
   before the clock starts; its load time is reported apart);
 * ``operator``: ``AutoGluonPredictOperator(...).execute(context={})`` table to table as the
   experiment DAG runs it (all input columns kept, default ``chunk_rows``), model load included.
+  Its paths: prediction in a worker thread overlapping the reads and writes; PostgreSQL reads by
+  ``COPY ... TO STDOUT`` parsed by Arrow and writes by ``COPY ... FROM STDIN`` written by Arrow;
+  SQLite reads only the features (with ``rowid``) and copies the kept columns itself.
+
+Run it with the same OpenMP settings for every way (``OMP_WAIT_POLICY`` is recorded in the JSON):
+LightGBM predicts with OpenMP threads, whose spinning slows whatever else runs.
 
 Overhead = operator seconds / memory seconds - 1: what reading and writing add to the model's own
 time. After each operator run the worker reads ``row_id, predicted_proba`` back and compares them
@@ -251,6 +257,8 @@ def main() -> None:
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "disk_free_gb_at_start": round(shutil.disk_usage(tmp).free / 1e9, 1),
         "chunk_rows": args.chunk_rows,
+        # Every way runs with the same OpenMP settings (LightGBM predicts with OpenMP threads).
+        "env": {k: os.environ.get(k) for k in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")},
         "results": [],
         "input_load_seconds": {},
     }

@@ -15,8 +15,15 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_automl_provider.hooks.model_store import ModelStoreHook, validate_model_name
-from airflow_automl_provider.hooks.tracking import DEFAULT_CHUNK_ROWS, TimeWindow, TrackingHook, frame_rows
+from airflow_automl_provider.hooks.tracking import (
+    DEFAULT_CHUNK_ROWS,
+    SOURCE_ROW,
+    RowidJoin,
+    TimeWindow,
+    TrackingHook,
+)
 from airflow_automl_provider.links import ModelReportLink
+from airflow_automl_provider.pipeline import overlapped
 from airflow_automl_provider.sql import split_table_name, validate_column
 
 if TYPE_CHECKING:
@@ -365,6 +372,11 @@ class AutoGluonPredictOperator(BaseOperator):
     multiclass: of the predicted class) and ``predicted_probabilities`` (JSON class -> probability).
     The output table is replaced whole in one transaction, or left as it was.
 
+    Memory stays that of a few chunks however long the table. Prediction of one chunk runs in a
+    worker thread while the next is read and the last written; PostgreSQL reads and writes go
+    through ``COPY`` parsed and written by Arrow; on SQLite only the features pass through Python
+    and SQLite copies the kept columns itself (by ``rowid``). ``docs/benchmarks.md`` has the figures.
+
     :param conn_id: common-sql connection of the input and output tables. (templated)
     :param model_name: model to apply (or give ``shared_model``). (templated)
     :param shared_model: shared id (UUID) of the model to apply. (templated)
@@ -446,12 +458,23 @@ class AutoGluonPredictOperator(BaseOperator):
         existing = hook.check_columns(
             self.input_table, self.input_schema, [*features, *([window.column] if window else [])]
         )
-        keep = self._kept_columns(existing, label)
-        read = list(dict.fromkeys([*keep, *features]))
-        in_name = hook.dialect.table(self.input_table, self.input_schema)
-        out_name = hook.dialect.table(self.output_table, self.output_schema)
         pred_col = f"predicted_{label}"
         validate_column(pred_col)
+        keep = self._kept_columns(existing, label)
+        read = list(dict.fromkeys([*keep, *features]))
+        join = None
+        if hook.sqlite_rowids_readable(self.input_table, self.input_schema):
+            # SQLite copies the kept columns from the input itself; Python reads the features only.
+            new_columns = {pred_col, "predicted_proba", "predicted_probabilities"}
+            join = RowidJoin(self.input_table, self.input_schema, [c for c in keep if c not in new_columns])
+            read, keep = ["rowid", *features], [SOURCE_ROW]
+        in_name = hook.dialect.table(self.input_table, self.input_schema)
+        out_name = hook.dialect.table(self.output_table, self.output_schema)
+        if in_name == out_name:
+            raise ValueError(
+                f"output_table {out_name} is the input table: the output replaces its table while the input "
+                "is read, so give another output table."
+            )
 
         total = hook.count_rows(self.input_table, self.input_schema, window)  # for the progress log
         started = time.monotonic()
@@ -467,15 +490,20 @@ class AutoGluonPredictOperator(BaseOperator):
             if first is None:
                 where = f" with {window.column} in [{window.start}, {window.end})" if window else ""
                 raise ValueError(f"Input table {in_name} has no rows{where} to predict.")
-            out_first = self._predict_chunk(predictor, manifest, first, keep, pred_col)
+
+            def predict(chunk: pd.DataFrame) -> pd.DataFrame:
+                if join is not None:
+                    chunk = chunk.rename(columns={"rowid": SOURCE_ROW})
+                return self._predict_chunk(predictor, manifest, chunk, keep, pred_col)
+
+            predicted = overlapped(predict, itertools.chain([first], chunks))
+            out_first = next(predicted)
             from airflow_automl_provider.hooks.tracking import frame_sql_types
 
             columns = frame_sql_types(out_first)
 
             def batches() -> Any:
-                # A lazy chain: one chunk in memory at a time, however long the table.
-                rest = (self._predict_chunk(predictor, manifest, c, keep, pred_col) for c in chunks)
-                for out in itertools.chain([out_first], rest):
+                for out in itertools.chain([out_first], predicted):
                     state["rows"] += len(out)
                     rate = state["rows"] / max(time.monotonic() - started, 1e-9)
                     self.log.info(
@@ -486,9 +514,10 @@ class AutoGluonPredictOperator(BaseOperator):
                         rate,
                         max(total - state["rows"], 0) / rate,
                     )
-                    yield frame_rows(out)
+                    yield out
 
-            hook.write_table(conn, self.output_table, self.output_schema, columns, batches())
+            with contextlib.closing(predicted):
+                hook.write_table(conn, self.output_table, self.output_schema, columns, batches(), join)
         elapsed = time.monotonic() - started
         self.log.info("Wrote %d rows to %s in %.1f s", state["rows"], out_name, elapsed)
         return {
@@ -541,8 +570,23 @@ class AutoGluonPredictOperator(BaseOperator):
             out["predicted_proba"] = proba[predictor.positive_class].to_numpy()
         else:
             out["predicted_proba"] = proba.max(axis=1).to_numpy()
-        names = [str(c) for c in proba.columns]
-        out["predicted_probabilities"] = [
-            json.dumps(dict(zip(names, row, strict=True))) for row in proba.to_numpy().tolist()
-        ]
+        out["predicted_probabilities"] = probabilities_json(proba)
         return out
+
+
+def probabilities_json(proba: pd.DataFrame) -> Any:
+    """
+    Each row of a class -> probability frame as a JSON object, e.g. ``{"no": 0.7069, "yes": 0.293}``.
+
+    Built column-wise by Arrow (a ``json.dumps`` per row took a tenth of a large prediction's
+    time); Arrow writes floats in their shortest form that reads back exactly.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parts: list[Any] = []
+    for i, name in enumerate(proba.columns):
+        parts.append(("{" if i == 0 else ", ") + json.dumps(str(name)) + ": ")
+        parts.append(pc.cast(pa.array(proba[name].to_numpy(dtype="float64")), pa.string()))
+    parts.append("}")
+    return pc.binary_join_element_wise(*parts, "").to_numpy(zero_copy_only=False)

@@ -201,3 +201,90 @@ def test_types_survive_the_round_trip(db):
     assert back["label"].tolist() == frame["label"].tolist()
     assert back["maybe"].tolist() == ["", None, "a", "NULL"]
     assert [bool(v) for v in back["flag"]] == frame["flag"].tolist()
+
+
+def test_postgres_copy_reads_equal_the_cursor_reads(postgres_schema, monkeypatch):
+    """The COPY + Arrow read path gives the same frame as the row-by-row cursor, type by type."""
+    hook = TrackingHook(conn_id="automl_pg")
+    table = hook.dialect.table("copy_types", postgres_schema)
+    with hook.transaction() as conn:
+        cur = conn.cursor()
+        cur.execute(f"DROP TABLE IF EXISTS {table}")
+        cur.execute(
+            f"CREATE TABLE {table} (id integer, big bigint, small smallint, x double precision, r real, "
+            "n numeric(12, 4), t text, v varchar(20), flag boolean, ts timestamp, tz timestamptz, d date)"
+        )
+        cur.execute(
+            f"INSERT INTO {table} VALUES "
+            "(1, 1099511627776, 1, 0.1, 0.5, 12.3456, ' >50K', 'a', true, '2026-01-02 03:04:05.123456', "
+            "'2026-01-02 03:04:05+05:30', '2026-01-02'),"
+            "(2, NULL, NULL, NULL, NULL, NULL, NULL, '', NULL, NULL, NULL, NULL),"
+            "(3, -5, -2, 1e-300, -2.5, -0.5, E'two\\nlines, \"quoted\"', 'NULL', false, "
+            "'1999-12-31 23:59:59', '1999-12-31 23:59:59+00', '1999-12-31')"
+        )
+    fast = hook.read_frame("copy_types", postgres_schema).sort_values("id").reset_index(drop=True)
+    monkeypatch.setattr(TrackingHook, "_pg_csv_types", lambda *a: None)  # force the cursor path
+    slow = hook.read_frame("copy_types", postgres_schema).sort_values("id").reset_index(drop=True)
+
+    assert list(fast.columns) == list(slow.columns)
+    assert fast["t"].tolist() == [" >50K", None, 'two\nlines, "quoted"']
+    assert fast["v"].tolist() == ["a", "", "NULL"]  # '' and the text NULL are not NULL
+    assert fast["x"].tolist()[0] == 0.1 and fast["x"].tolist()[2] == 1e-300
+    for name in ["id", "big", "small", "x", "r", "n"]:
+        np.testing.assert_array_equal(fast[name].to_numpy(float), slow[name].to_numpy(float), err_msg=name)
+    assert [None if pd.isna(v) else bool(v) for v in fast["flag"]] == [True, None, False]
+    assert [None if pd.isna(v) else v for v in fast["ts"]] == [None if pd.isna(v) else v for v in slow["ts"]]
+    assert pd.Timestamp(fast["tz"][0]) == pd.Timestamp("2026-01-01 21:34:05", tz="UTC")
+    assert pd.Timestamp(fast["tz"][0]) == pd.Timestamp(slow["tz"][0])
+    assert [str(v) for v in fast["d"]] == [str(v) for v in slow["d"]]
+
+
+def test_predicting_a_table_into_itself_is_refused(db, adult_model, adult_test_table, model_store):
+    conn_id, schema = db
+    op = AutoGluonPredictOperator(
+        task_id="predict",
+        conn_id=conn_id,
+        model_name=adult_model["model_name"],
+        input_table="adult_test",
+        output_table="adult_test",
+        input_schema=schema,
+        output_schema=schema,
+        model_store=model_store,
+    )
+    with pytest.raises(ValueError, match="is the input table"):
+        op.execute(context={})
+    assert TrackingHook(conn_id=conn_id).count_rows("adult_test", schema) == len(adult_test_table)
+
+
+def test_sqlite_view_input_gives_the_same_output_as_its_table(sqlite_db, adult_model, model_store):
+    """A view has no rowid: its rows take the path through Python, and the output is the same."""
+    hook = TrackingHook(conn_id="automl_sqlite")
+    frame = pd.DataFrame(
+        {"row_id": range(400), **{f: hook.read_frame("adult_small")[f].head(400) for f in adult_model["features"]}}
+    )
+    hook.replace_with_frame("small_in", frame)
+    with hook.transaction() as conn:
+        conn.execute("DROP VIEW IF EXISTS small_view")
+        conn.execute("CREATE VIEW small_view AS SELECT * FROM small_in")
+    assert hook.sqlite_rowids_readable("small_in") and not hook.sqlite_rowids_readable("small_view")
+    outputs = {}
+    for source in ("small_in", "small_view"):
+        AutoGluonPredictOperator(
+            task_id="predict",
+            conn_id="automl_sqlite",
+            model_name=adult_model["model_name"],
+            input_table=source,
+            output_table=f"{source}_pred",
+            ignore_columns=["education"],
+            chunk_rows=150,
+            model_store=model_store,
+        ).execute(context={})
+        outputs[source] = hook.read_frame(f"{source}_pred")
+    table, view = outputs["small_in"], outputs["small_view"]
+    assert list(table.columns) == list(view.columns)
+    assert "education" not in table.columns and list(table.columns)[-3:] == [
+        "predicted_class",
+        "predicted_proba",
+        "predicted_probabilities",
+    ]
+    pd.testing.assert_frame_equal(table, view, check_dtype=False)

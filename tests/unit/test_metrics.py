@@ -114,3 +114,92 @@ def test_regression_measures_equal_sklearn():
     assert got["rmse"] == pytest.approx(np.sqrt(skm.mean_squared_error(y, p)), rel=1e-9)
     assert got["mae"] == pytest.approx(skm.mean_absolute_error(y, p), rel=1e-9)
     assert got["r2"] == pytest.approx(skm.r2_score(y, p), rel=1e-9)
+
+
+def _streamed(y, s, chunk=1000, block=1 << 18):
+    """AUROC and PR-AUC of StreamingAuroc: positives held, negatives in chunks of ``chunk``."""
+    counts = m.StreamingAuroc(np.array(s[y == 1], dtype=np.float64))
+    negatives = s[y == 0]
+    for start in range(0, len(negatives), chunk):
+        counts.add_negatives(negatives[start : start + chunk])
+    return m.auroc_from_row(counts.row(block=block), table="t", score_column="p", positive_class="1")
+
+
+@pytest.mark.parametrize("share", [0.02, 0.3, 0.5, 0.97])
+@pytest.mark.parametrize("decimals", [None, 1, 3])
+def test_streaming_auroc_equals_sklearn(share, decimals):
+    rng = np.random.default_rng(int(share * 100) + (decimals or 0))
+    n = 4000
+    y = (rng.random(n) < share).astype(int)
+    s = np.clip(rng.normal(0.45 + 0.2 * y, 0.2), 0, 1)
+    if decimals is not None:
+        s = np.round(s, decimals)
+    got = _streamed(y, s, chunk=333, block=257)
+    assert got["auc"] == pytest.approx(skm.roc_auc_score(y, s), abs=1e-12)
+    assert got["pr_auc"] == pytest.approx(skm.average_precision_score(y, s), abs=1e-12)
+    assert (got["rows"], got["positives"]) == (n, int(y.sum()))
+
+
+@pytest.mark.parametrize(
+    ("y", "s"),
+    [
+        ([1, 0], [0.9, 0.1]),
+        ([1, 0], [0.1, 0.9]),
+        ([1, 0], [0.5, 0.5]),
+        ([1, 1, 0, 0, 0], [0.5, 0.5, 0.5, 0.5, 0.5]),  # all tied: one half
+        ([1, 1, 1, 0], [0.2, 0.2, 0.7, 0.2]),  # ties across the classes
+        ([0, 1, 0, 1, 0, 1], [0.0, 1.0, 1.0, 0.0, 0.3, 0.3]),
+    ],
+)
+def test_streaming_auroc_tiny_tables(y, s):
+    y, s = np.array(y), np.array(s, dtype=np.float64)
+    for chunk in (1, 2, 100):
+        got = _streamed(y, s, chunk=chunk, block=1)
+        assert got["auc"] == pytest.approx(skm.roc_auc_score(y, s), abs=1e-12)
+        assert got["pr_auc"] == pytest.approx(skm.average_precision_score(y, s), abs=1e-12)
+
+
+def test_streaming_auroc_agrees_with_the_sql_query():
+    rng = np.random.default_rng(9)
+    y = rng.integers(0, 2, 3000)
+    s = np.round(rng.random(3000), 2)
+    conn = _table([("yes" if a else "no", float(b), "x") for a, b in zip(y, s, strict=True)])
+    sql = _auroc(conn)
+    streamed = _streamed(y, s)
+    assert streamed["auc"] == pytest.approx(sql["auc"], abs=1e-12)
+    assert streamed["pr_auc"] == pytest.approx(sql["pr_auc"], abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("positive", "integer_labels", "where", "parameter"),
+    [
+        ("1", True, '"label" = CAST(? AS BIGINT)', 1),
+        ("-12", True, '"label" = CAST(? AS BIGINT)', -12),
+        ("01", True, 'CAST("label" AS VARCHAR) = ?', "01"),  # no integer's text: compared as text
+        ("1.0", True, 'CAST("label" AS VARCHAR) = ?', "1.0"),
+        (" 1", True, 'CAST("label" AS VARCHAR) = ?', " 1"),
+        ("1", False, 'CAST("label" AS VARCHAR) = ?', "1"),
+    ],
+)
+def test_stream_queries_compare_integer_labels_as_integers_only_when_the_same(
+    positive, integer_labels, where, parameter
+):
+    q = m.auroc_stream_queries(D, COLS, positive, integer_labels=integer_labels)
+    assert (q.positive_where, q.parameter) == (where, parameter)
+    assert q.negative_where == f"({where}) IS NOT TRUE"
+
+
+def test_stream_queries_split_the_rows_and_read_bad_scores_as_null():
+    conn = _table(
+        [("yes", 0.9, "x"), ("no", 0.2, "x"), (None, 0.4, "x"), ("no", "high", "x"), ("yes", None, "x"), (1, 0.5, "x")]
+    )
+    q = m.auroc_stream_queries(D, COLS, "yes")
+    pos = conn.execute(f"SELECT {q.positive_value} FROM t WHERE {q.positive_where}", [q.parameter]).fetchall()
+    neg = conn.execute(f"SELECT {q.negative_value} FROM t WHERE {q.negative_where}", [q.parameter]).fetchall()
+    assert sorted(pos, key=str) == [(0.9,), (None,)]
+    assert sorted(neg, key=str) == [(0.2,), (0.5,), (None,), (None,)]  # NULL label and text score read as NULL
+
+
+def test_ties_sample_counts_distinct_scores_of_the_first_rows():
+    conn = _table([("yes", 0.5, "x"), ("no", 0.5, "x"), ("no", 0.25, "x"), ("no", None, "x")])
+    assert conn.execute(m.ties_sample_query(D, COLS, rows=3)).fetchone() == (2, 3)
