@@ -68,19 +68,27 @@ def adult_test_table(db, adult_frames):
     return frame
 
 
-def test_predictions_from_the_database_equal_in_memory_ones(db, adult_model, adult_test_table, model_store):
+def _predict_op(
+    db, adult_model, model_store, input_table: str, output_table: str, **kwargs
+) -> AutoGluonPredictOperator:
+    """The predict operator on the test database's schema, with the module's model."""
     conn_id, schema = db
-    op = AutoGluonPredictOperator(
+    return AutoGluonPredictOperator(
         task_id="predict",
         conn_id=conn_id,
         model_name=adult_model["model_name"],
-        input_table="adult_test",
-        output_table="adult_pred",
+        input_table=input_table,
+        output_table=output_table,
         input_schema=schema,
         output_schema=schema,
-        chunk_rows=700,
         model_store=model_store,
+        **kwargs,
     )
+
+
+def test_predictions_from_the_database_equal_in_memory_ones(db, adult_model, adult_test_table, model_store):
+    conn_id, schema = db
+    op = _predict_op(db, adult_model, model_store, "adult_test", "adult_pred", chunk_rows=700)
     result = op.execute(context={})
     assert result["rows"] == 3000
     hook = TrackingHook(conn_id=conn_id)
@@ -146,17 +154,7 @@ def test_a_failed_predict_leaves_the_old_output_table(db, adult_model, adult_tes
         return real(*args, **kwargs)
 
     monkeypatch.setattr(AutoGluonPredictOperator, "_predict_chunk", staticmethod(fail_on_third_chunk))
-    op = AutoGluonPredictOperator(
-        task_id="predict",
-        conn_id=conn_id,
-        model_name=adult_model["model_name"],
-        input_table="adult_test",
-        output_table="adult_out",
-        input_schema=schema,
-        output_schema=schema,
-        chunk_rows=500,
-        model_store=model_store,
-    )
+    op = _predict_op(db, adult_model, model_store, "adult_test", "adult_out", chunk_rows=500)
     with pytest.raises(RuntimeError, match="mid-write"):
         op.execute(context={})
     assert hook.read_frame("adult_out", schema)["old"].tolist() == [1, 2, 3]
@@ -166,16 +164,7 @@ def test_a_failed_predict_leaves_the_old_output_table(db, adult_model, adult_tes
 def test_a_missing_feature_is_named(db, adult_model, model_store):
     conn_id, schema = db
     TrackingHook(conn_id=conn_id).replace_with_frame("no_age", pd.DataFrame({"workclass": ["Private"]}), schema)
-    op = AutoGluonPredictOperator(
-        task_id="predict",
-        conn_id=conn_id,
-        model_name=adult_model["model_name"],
-        input_table="no_age",
-        output_table="no_age_pred",
-        input_schema=schema,
-        output_schema=schema,
-        model_store=model_store,
-    )
+    op = _predict_op(db, adult_model, model_store, "no_age", "no_age_pred")
     with pytest.raises(MissingColumnError, match="'age'"):
         op.execute(context={})
 
@@ -241,16 +230,7 @@ def test_postgres_copy_reads_equal_the_cursor_reads(postgres_schema, monkeypatch
 
 def test_predicting_a_table_into_itself_is_refused(db, adult_model, adult_test_table, model_store):
     conn_id, schema = db
-    op = AutoGluonPredictOperator(
-        task_id="predict",
-        conn_id=conn_id,
-        model_name=adult_model["model_name"],
-        input_table="adult_test",
-        output_table="adult_test",
-        input_schema=schema,
-        output_schema=schema,
-        model_store=model_store,
-    )
+    op = _predict_op(db, adult_model, model_store, "adult_test", "adult_test")
     with pytest.raises(ValueError, match="is the input table"):
         op.execute(context={})
     assert TrackingHook(conn_id=conn_id).count_rows("adult_test", schema) == len(adult_test_table)
