@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+import contextlib
+import queue
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator, Iterable
+    from collections.abc import Callable, Generator, Iterable, Iterator
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -34,3 +38,53 @@ def overlapped(fn: Callable[[T], R], items: Iterable[T]) -> Generator[R, None, N
         finally:
             if pending is not None:
                 pending.cancel()
+
+
+@contextlib.contextmanager
+def read_ahead(items: Callable[[], Iterator[T]], depth: int = 2, name: str = "automl-reader") -> Iterator[Iterator[T]]:
+    """
+    Run ``items()`` in a thread of its own, up to ``depth`` items ahead of the caller: the database
+    reads the next chunk while the caller works on the last (both let go of the GIL). The
+    iterator, and the connection it reads from, live in that thread only; its errors are raised to
+    the caller, and leaving the block stops and joins the thread.
+    """
+    ahead: queue.Queue[Any] = queue.Queue(depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items():
+                if not put(item):
+                    return  # the caller stopped early: leaving the loop closes the cursor here
+            put(done)
+        except BaseException as err:  # handed to the caller, raised there
+            put(_Failure(err))
+
+    def consume() -> Iterator[T]:
+        while (item := ahead.get()) is not done:
+            if isinstance(item, _Failure):
+                raise item.error
+            yield item
+
+    thread = threading.Thread(target=produce, name=name, daemon=True)
+    thread.start()
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        thread.join()
+
+
+@dataclass(frozen=True)
+class _Failure:
+    error: BaseException

@@ -300,7 +300,7 @@ class TrackingHook(BaseHook):
         """Yield the table's rows (those in ``window``, if given) as DataFrames of at most ``chunk_rows`` rows."""
         import pandas as pd
 
-        if self.dialect.name == "postgresql" and hasattr(conn.cursor(), "copy"):
+        if self.dialect.name == "postgresql" and hasattr(conn, "pgconn"):  # psycopg 3: COPY through libpq
             csv_types = self._pg_csv_types(conn, *self._select(table, schema, columns, window))
             if csv_types is not None:
                 yield from self._pg_copy_chunks(conn, table, schema, columns, window, chunk_rows, csv_types)

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import queue
-import threading
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -14,9 +11,10 @@ from airflow.sdk import BaseOperator
 from airflow_automl_provider import metrics as m
 from airflow_automl_provider.hooks.tracking import TrackingHook
 from airflow_automl_provider.links import MonitoringLink
+from airflow_automl_provider.pipeline import read_ahead
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Iterator, Sequence
 
     from airflow.sdk import Context
 
@@ -154,55 +152,6 @@ def _stream_passes(hook: TrackingHook, cols: m.Columns, positive: str) -> Iterat
         )
 
 
-@contextlib.contextmanager
-def _read_ahead(items: Callable[[], Iterator[Any]], depth: int = 2) -> Iterator[Iterator[Any]]:
-    """
-    Run ``items()`` in a thread of its own, up to ``depth`` items ahead of the caller: the database
-    reads the next chunk while numpy counts the last (both let go of the GIL). The connection lives
-    in that thread only.
-    """
-    ahead: queue.Queue[Any] = queue.Queue(depth)
-    stop = threading.Event()
-    done = object()
-
-    def put(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                ahead.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items():
-                if not put(item):
-                    return  # the caller stopped early: leaving the loop closes the cursor here
-            put(done)
-        except BaseException as err:  # handed to the caller, raised there
-            put(_Failure(err))
-
-    def consume() -> Iterator[Any]:
-        while (item := ahead.get()) is not done:
-            if isinstance(item, _Failure):
-                raise item.error
-            yield item
-
-    thread = threading.Thread(target=produce, name="automl-auroc-reader", daemon=True)
-    thread.start()
-    try:
-        yield consume()
-    finally:
-        stop.set()
-        thread.join()
-
-
-@dataclass(frozen=True)
-class _Failure:
-    error: BaseException
-
-
 def _auroc_stream_row(hook: TrackingHook, cols: m.Columns, positive: str) -> tuple[Any, ...] | None:
     """
     The row of :func:`..metrics.auroc_from_row` from two streaming passes, or None for the SQL
@@ -210,7 +159,7 @@ def _auroc_stream_row(hook: TrackingHook, cols: m.Columns, positive: str) -> tup
     """
     import numpy as np
 
-    with _read_ahead(lambda: _stream_passes(hook, cols, positive)) as chunks:
+    with read_ahead(lambda: _stream_passes(hook, cols, positive), name="automl-auroc-reader") as chunks:
         # One buffer for the most positives we hold: only the pages written become memory, and no
         # second copy is made (a list of chunks then concatenated would need twice as much).
         held, positives = 0, np.empty(MAX_STREAM_POSITIVES)
