@@ -66,9 +66,10 @@ def evaluate_auroc(
         and stream the others; fast when nearly every score differs. With more than
         ``MAX_STREAM_POSITIVES`` positives, or a table that breaks a rule (NULL, NaN, text or
         out-of-range scores, NULL labels, one class only), it leaves the table to ``"sql"``, whose
-        checks raise the errors. ``"auto"`` (default): ``"sql"`` on MySQL/MariaDB (where the
-        streaming pass reads row by row; not benchmarked) and when fewer than half the scores of
-        the first 100,000 rows are distinct, else ``"stream"``.
+        checks raise the errors. ``"auto"`` (default): on SQLite ``"stream"`` (its ``GROUP BY``
+        sorts every row, slower than the passes even with many ties); on MySQL/MariaDB ``"sql"``
+        (the streaming pass reads row by row there; not benchmarked); on PostgreSQL ``"sql"`` when
+        fewer than half the scores of the first 100,000 rows are distinct, else ``"stream"``.
     """
     if method not in AUROC_METHODS:
         raise ValueError(f"Unknown AUROC method {method!r}: expected one of {list(AUROC_METHODS)}.")
@@ -101,6 +102,8 @@ def evaluate_auroc(
 
 def _auroc_method(hook: TrackingHook, cols: m.Columns) -> str:
     """The faster exact method for this table: see ``method`` in :func:`evaluate_auroc`."""
+    if hook.dialect.name == "sqlite":
+        return "stream"
     if hook.dialect.name == "mysql":
         return "sql"
     ((distinct, scores),) = hook.query(m.ties_sample_query(hook.dialect, cols))

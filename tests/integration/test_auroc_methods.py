@@ -52,8 +52,10 @@ def test_auto_streams_distinct_scores_and_groups_tied_ones(scored_tables):
     conn_id, schema, hook, _ = scored_tables
     cols = evaluation._columns(hook, "auc_full", schema, target="label", score="p")
     tied = evaluation._columns(hook, "auc_tied", schema, target="label", score="p")
-    expected = "sql" if hook.dialect.name == "mysql" else "stream"
-    assert (evaluation._auroc_method(hook, cols), evaluation._auroc_method(hook, tied)) == (expected, "sql")
+    # SQLite streams both (its GROUP BY sorts every row); MySQL groups both; PostgreSQL groups ties.
+    expected = {"sqlite": ("stream", "stream"), "mysql": ("sql", "sql"), "postgresql": ("stream", "sql")}
+    got = (evaluation._auroc_method(hook, cols), evaluation._auroc_method(hook, tied))
+    assert got == expected[hook.dialect.name]
 
 
 def test_too_many_positives_to_hold_fall_back_to_sql(scored_tables, monkeypatch):

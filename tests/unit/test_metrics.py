@@ -125,9 +125,11 @@ def _streamed(y, s, chunk=1000, block=1 << 18):
     return m.auroc_from_row(counts.row(block=block), table="t", score_column="p", positive_class="1")
 
 
+@pytest.mark.parametrize("small", [1 << 16, 4], ids=["unsorted-chunks", "sorted-chunks"])
 @pytest.mark.parametrize("share", [0.02, 0.3, 0.5, 0.97])
 @pytest.mark.parametrize("decimals", [None, 1, 3])
-def test_streaming_auroc_equals_sklearn(share, decimals):
+def test_streaming_auroc_equals_sklearn(share, decimals, small, monkeypatch):
+    monkeypatch.setattr(m.StreamingAuroc, "SMALL", small)
     rng = np.random.default_rng(int(share * 100) + (decimals or 0))
     n = 4000
     y = (rng.random(n) < share).astype(int)
@@ -151,7 +153,9 @@ def test_streaming_auroc_equals_sklearn(share, decimals):
         ([0, 1, 0, 1, 0, 1], [0.0, 1.0, 1.0, 0.0, 0.3, 0.3]),
     ],
 )
-def test_streaming_auroc_tiny_tables(y, s):
+@pytest.mark.parametrize("small", [1 << 16, 0])
+def test_streaming_auroc_tiny_tables(y, s, small, monkeypatch):
+    monkeypatch.setattr(m.StreamingAuroc, "SMALL", small)
     y, s = np.array(y), np.array(s, dtype=np.float64)
     for chunk in (1, 2, 100):
         got = _streamed(y, s, chunk=chunk, block=1)
