@@ -165,9 +165,18 @@ class SqlDialect:
         return ", ".join([self.placeholder] * n)
 
     def create_table_sql(
-        self, table: str, columns: Sequence[tuple[str, str]], schema: str | None = None, *, if_not_exists: bool
+        self,
+        table: str,
+        columns: Sequence[tuple[str, str]],
+        schema: str | None = None,
+        *,
+        if_not_exists: bool,
+        primary_key: str | None = None,
     ) -> str:
-        cols = ", ".join(f"{self.quote(name)} {self.type(kind)}" for name, kind in columns)
+        cols = ", ".join(
+            f"{self.quote(name)} {self.type(kind)}{' PRIMARY KEY' if name == primary_key else ''}"
+            for name, kind in columns
+        )
         exists = "IF NOT EXISTS " if if_not_exists else ""
         return f"CREATE TABLE {exists}{self.table(table, schema)} ({cols})"
 
