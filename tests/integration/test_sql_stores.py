@@ -268,3 +268,24 @@ def test_sqlite_view_input_gives_the_same_output_as_its_table(sqlite_db, adult_m
         "predicted_probabilities",
     ]
     pd.testing.assert_frame_equal(table, view, check_dtype=False)
+
+
+@pytest.mark.parametrize("per_insert", [1, 3, 500])
+def test_sqlite_multi_row_inserts_keep_every_row_and_value(sqlite_db, monkeypatch, per_insert):
+    """Rows go to SQLite many per INSERT; a remainder that fills no whole statement is written too."""
+    from airflow_automl_provider.hooks import tracking
+
+    monkeypatch.setattr(tracking, "SQLITE_ROWS_PER_INSERT", per_insert)
+    frame = pd.DataFrame(
+        {
+            "id": range(10),
+            "x": [0.1, None, 1e-300, 2.5, -0.0, 3.0, 7.25, None, 1 / 3, 9.0],
+            "label": ["a", None, "", "é", 'q"', "b", "c", "d", "e", "f"],
+        }
+    )
+    hook = TrackingHook(conn_id="automl_sqlite")
+    assert hook.replace_with_frame("many_per_insert", frame) == 10
+    back = hook.read_frame("many_per_insert")
+    assert back["id"].tolist() == list(range(10))
+    assert back["x"].tolist()[2:7] == [1e-300, 2.5, -0.0, 3.0, 7.25] and back["x"].isna().tolist()[1::6] == [True, True]
+    assert back["label"].tolist() == [None if v is None else v for v in frame["label"]]
