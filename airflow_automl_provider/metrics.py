@@ -209,10 +209,11 @@ class StreamingAuroc:
         self.tied = 0
         self.lo = float(positives[0]) if self.P else math.inf
         self.hi = float(positives[-1]) if self.P else -math.inf
-        starts = np.flatnonzero(positives[1:] != positives[:-1]) + 1 if self.P else np.empty(0, np.int64)
-        if len(starts) + 1 >= self.P:  # all distinct: value k has k positives below it, no table needed
-            self.values, self.below = positives, None
+        steps = positives[1:] != positives[:-1]
+        if int(np.count_nonzero(steps)) + 1 >= self.P:  # all distinct: value k has k positives below it
+            self.values, self.below = positives, None  # (no index array: 8 bytes a positive saved)
         else:
+            starts = np.flatnonzero(steps) + 1
             self.values = positives[np.concatenate(([0], starts))]
             # below[k]: positives scoring under values[k]; below[-1] = P.
             self.below = np.concatenate(([0], starts, [self.P])).astype(np.int64)
