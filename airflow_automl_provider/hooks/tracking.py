@@ -303,14 +303,15 @@ class TrackingHook(BaseHook):
         """Yield the table's rows (those in ``window``, if given) as DataFrames of at most ``chunk_rows`` rows."""
         import pandas as pd
 
+        sql, params = self._select(table, schema, columns, window)
         if self.dialect.name == "postgresql" and hasattr(conn, "pgconn"):  # psycopg 3: COPY through libpq
-            csv_types = self._pg_csv_types(conn, *self._select(table, schema, columns, window))
+            csv_types = self._pg_csv_types(conn, sql, params)
             if csv_types is not None:
-                yield from self._pg_copy_chunks(conn, table, schema, columns, window, chunk_rows, csv_types)
+                yield from self._pg_copy_chunks(conn, sql, params, chunk_rows, csv_types)
                 return
         cur = self.stream_cursor(conn)
         try:
-            cur.execute(*self._select(table, schema, columns, window))
+            cur.execute(sql, params)
             names = None
             while True:
                 rows = cur.fetchmany(chunk_rows)
@@ -355,14 +356,7 @@ class TrackingHook(BaseHook):
         return {name: types[oid] for name, oid in described}
 
     def _pg_copy_chunks(
-        self,
-        conn: Any,
-        table: str,
-        schema: str | None,
-        columns: Sequence[str] | None,
-        window: TimeWindow | None,
-        chunk_rows: int,
-        csv_types: dict[str, Any],
+        self, conn: Any, sql: str, params: list[Any], chunk_rows: int, csv_types: dict[str, Any]
     ) -> Iterator[pd.DataFrame]:
         """
         Rows through ``COPY (SELECT ...) TO STDOUT`` as CSV, parsed by Arrow: the row-by-row cursor
@@ -373,7 +367,6 @@ class TrackingHook(BaseHook):
 
         import pyarrow.csv as pa_csv
 
-        sql, params = self._select(table, schema, columns, window)
         names = list(csv_types)
         read = pa_csv.ReadOptions(column_names=names)
         # COPY's CSV: NULL is an unquoted empty field, the empty string a quoted one; t/f for booleans.
@@ -465,7 +458,7 @@ class TrackingHook(BaseHook):
             self._drop_stale_staging(cur, table, schema)
         try:
             if join is not None:
-                staging, written = self._write_joined(cur, staging, schema, columns, frames, join)
+                written = self._write_joined(cur, staging, schema, columns, frames, join)
             else:
                 cur.execute(d.create_table_sql(staging, columns, schema, if_not_exists=False))
                 written = 0
@@ -516,7 +509,7 @@ class TrackingHook(BaseHook):
         columns: Sequence[tuple[str, str]],
         frames: Iterable[pd.DataFrame],
         join: RowidJoin,
-    ) -> tuple[str, int]:
+    ) -> int:
         """
         Build the table ``name`` (SQLite) from the source's ``join.columns`` followed by the frames'
         new columns, row for row by :data:`SOURCE_ROW`, chunk by chunk: each frame goes to a small
@@ -527,16 +520,15 @@ class TrackingHook(BaseHook):
         Joining as the chunks come, not once at the end, overlaps that work with the prediction
         and never stores all the predictions twice.
 
-        Returns the new table's name and the rows written.
+        Returns the rows written.
         """
         d = self.dialect
         for column in join.columns:
             validate_column(column)
-        chunk = d.table(f"{name[:40]}_chunk", "temp")
+        chunk_name = f"{name}_chunk"  # in this connection's own temp schema: no other writer sees it
+        chunk = d.table(chunk_name, "temp")
         new_columns = [n for n, _ in columns if n != SOURCE_ROW]
-        cur.execute(
-            d.create_table_sql(f"{name[:40]}_chunk", columns, "temp", if_not_exists=False, primary_key=SOURCE_ROW)
-        )
+        cur.execute(d.create_table_sql(chunk_name, columns, "temp", if_not_exists=False, primary_key=SOURCE_ROW))
         key = d.quote(SOURCE_ROW)
         selected = ", ".join([*(f"i.{d.quote(c)}" for c in join.columns), *(f"s.{d.quote(n)}" for n in new_columns)])
         select = (
@@ -553,7 +545,7 @@ class TrackingHook(BaseHook):
                 cur.execute(f"DELETE FROM {chunk}")
                 written += len(frame)
         cur.execute(f"DROP TABLE {chunk}")
-        return name, written
+        return written
 
     def _bulk_insert(self, cur: Any, target: str, names: Sequence[str], frame: pd.DataFrame) -> None:
         """The database's bulk path: COPY on PostgreSQL, multi-row ``executemany`` elsewhere."""
