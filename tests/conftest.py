@@ -102,6 +102,35 @@ def db(request):
     return "automl_my", request.getfixturevalue("mariadb_schema")
 
 
+@pytest.fixture
+def bad_scores(db):
+    """
+    (conn_id, schema, hook) with score tables ``scores_<case>`` that break one rule each of an
+    evaluation (text, NULL, out-of-range scores, no rows, one class, NULL label), beside a good one.
+    """
+    import pandas as pd
+
+    from airflow_automl_provider.hooks.tracking import TrackingHook
+
+    conn_id, schema = db
+    hook = TrackingHook(conn_id=conn_id)
+    good = pd.DataFrame({"label": ["a", "b", "a", "b"], "p": [0.1, 0.9, 0.4, 0.6]})
+    cases = {
+        "ok": good,
+        "text": good.assign(p=["0.1", "high", "0.4", "0.6"]),
+        "null": good.assign(p=[0.1, None, 0.4, 0.6]),
+        "null_neg": good.assign(p=[None, 0.9, 0.4, 0.6]),
+        "range": good.assign(p=[0.1, 1.7, 0.4, -0.2]),
+        "range_neg": good.assign(p=[-0.1, 0.9, 0.4, 0.6]),
+        "empty": good.head(0),
+        "one_class": good.assign(label="b"),
+        "null_label": good.assign(label=["a", "b", None, "b"]),
+    }
+    for case, frame in cases.items():
+        hook.replace_with_frame(f"scores_{case}", frame, schema)
+    return conn_id, schema, hook
+
+
 @pytest.fixture(scope="session")
 def model_store(tmp_path_factory):
     return "file://" + str(tmp_path_factory.mktemp("models"))

@@ -89,40 +89,23 @@ def test_unknown_method_is_refused(scored_tables):
         evaluate_auroc(hook, "auc_full", "label", " >50K", "p", schema, method="fast")
 
 
-@pytest.fixture
-def bad_tables(db):
-    conn_id, schema = db
-    hook = TrackingHook(conn_id=conn_id)
-    good = pd.DataFrame({"label": ["a", "b", "a", "b"], "p": [0.1, 0.9, 0.4, 0.6]})
-    hook.replace_with_frame("st_ok", good, schema)
-    hook.replace_with_frame("st_text", good.assign(p=["0.1", "high", "0.4", "0.6"]), schema)
-    hook.replace_with_frame("st_null", good.assign(p=[0.1, None, 0.4, 0.6]), schema)
-    hook.replace_with_frame("st_null_neg", good.assign(p=[None, 0.9, 0.4, 0.6]), schema)
-    hook.replace_with_frame("st_range", good.assign(p=[0.1, 1.7, 0.4, -0.2]), schema)
-    hook.replace_with_frame("st_range_neg", good.assign(p=[-0.1, 0.9, 0.4, 0.6]), schema)
-    hook.replace_with_frame("st_empty", good.head(0), schema)
-    hook.replace_with_frame("st_one_class", good.assign(label="b"), schema)
-    hook.replace_with_frame("st_null_label", good.assign(label=["a", "b", None, "b"]), schema)
-    return conn_id, schema, hook
-
-
 @pytest.mark.parametrize("method", ["stream", "auto"])
 @pytest.mark.parametrize(
     ("table", "positive", "error", "message"),
     [
-        ("st_ok", ">50K", EvaluationError, r"positive_class '>50K' is not among the labels .*\['a', 'b'\]"),
-        ("st_text", "b", TypeError, "Column 'p' of table .*st_text.* is not numeric"),
-        ("st_null", "b", EvaluationError, "1 NULL or NaN scores out of 4 rows"),
-        ("st_null_neg", "b", EvaluationError, "1 NULL or NaN scores out of 4 rows"),
-        ("st_range", "b", EvaluationError, r"scores from -0.2 to 1.7: expected probabilities in \[0, 1\]"),
-        ("st_range_neg", "b", EvaluationError, r"scores from -0.1 to 0.9: expected probabilities in \[0, 1\]"),
-        ("st_empty", "b", EvaluationError, "has no rows to evaluate"),
-        ("st_one_class", "b", EvaluationError, "only one class is present"),
-        ("st_null_label", "b", EvaluationError, "1 rows with a NULL label"),
+        ("scores_ok", ">50K", EvaluationError, r"positive_class '>50K' is not among the labels .*\['a', 'b'\]"),
+        ("scores_text", "b", TypeError, "Column 'p' of table .*scores_text.* is not numeric"),
+        ("scores_null", "b", EvaluationError, "1 NULL or NaN scores out of 4 rows"),
+        ("scores_null_neg", "b", EvaluationError, "1 NULL or NaN scores out of 4 rows"),
+        ("scores_range", "b", EvaluationError, r"scores from -0.2 to 1.7: expected probabilities in \[0, 1\]"),
+        ("scores_range_neg", "b", EvaluationError, r"scores from -0.1 to 0.9: expected probabilities in \[0, 1\]"),
+        ("scores_empty", "b", EvaluationError, "has no rows to evaluate"),
+        ("scores_one_class", "b", EvaluationError, "only one class is present"),
+        ("scores_null_label", "b", EvaluationError, "1 rows with a NULL label"),
     ],
 )
-def test_the_streaming_path_raises_the_same_errors(bad_tables, method, table, positive, error, message):
-    conn_id, schema, hook = bad_tables
+def test_the_streaming_path_raises_the_same_errors(bad_scores, method, table, positive, error, message):
+    conn_id, schema, hook = bad_scores
     with pytest.raises(error, match=message):
         evaluate_auroc(hook, table, "label", positive, "p", schema, method=method)
 

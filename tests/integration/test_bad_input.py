@@ -76,19 +76,6 @@ def test_train_refuses_bad_input_and_writes_nothing(bad_db, kwargs, error, messa
     assert "bad_train" in before  # the injection attempt dropped nothing
 
 
-@pytest.fixture
-def scored(db):
-    conn_id, schema = db
-    hook = TrackingHook(conn_id=conn_id)
-    good = pd.DataFrame({"label": ["a", "b", "a", "b"], "p": [0.1, 0.9, 0.4, 0.6]})
-    hook.replace_with_frame("scores_ok", good, schema)
-    hook.replace_with_frame("scores_text", good.assign(p=["0.1", "high", "0.4", "0.6"]), schema)
-    hook.replace_with_frame("scores_null", good.assign(p=[0.1, None, 0.4, 0.6]), schema)
-    hook.replace_with_frame("scores_range", good.assign(p=[0.1, 1.7, 0.4, -0.2]), schema)
-    hook.replace_with_frame("scores_empty", good.head(0), schema)
-    return conn_id, schema, hook
-
-
 def _auroc(conn_id, schema, table, positive="b"):
     return AUROCEvaluationOperator(
         task_id="auc",
@@ -112,8 +99,8 @@ def _auroc(conn_id, schema, table, positive="b"):
         ("no_table", "b", TableNotFoundError, "no_table.* does not exist"),
     ],
 )
-def test_evaluation_refuses_bad_scores_and_labels(scored, table, positive, error, message):
-    conn_id, schema, _ = scored
+def test_evaluation_refuses_bad_scores_and_labels(bad_scores, table, positive, error, message):
+    conn_id, schema, _ = bad_scores
     with pytest.raises(error, match=message):
         _auroc(conn_id, schema, table, positive)
 
@@ -130,8 +117,8 @@ def test_a_nan_score_is_refused_on_postgres(postgres_schema):
         _auroc("automl_pg", postgres_schema, "scores_nan")
 
 
-def test_the_good_table_evaluates(scored):
-    conn_id, schema, _ = scored
+def test_the_good_table_evaluates(bad_scores):
+    conn_id, schema, _ = bad_scores
     assert math.isclose(_auroc(conn_id, schema, "scores_ok")["auc"], 1.0)
 
 
