@@ -131,6 +131,22 @@ def bad_scores(db):
     return conn_id, schema, hook
 
 
+@pytest.fixture
+def nan_scores(postgres_schema):
+    """(hook, schema) with PostgreSQL table ``scores_nan``: a NaN score, which only PostgreSQL keeps apart from NULL."""
+    import pandas as pd
+
+    from airflow_automl_provider.hooks.tracking import TrackingHook
+
+    hook = TrackingHook(conn_id="automl_pg")
+    hook.replace_with_frame("scores_nan", pd.DataFrame({"label": ["a", "b"], "p": [0.1, 0.9]}), postgres_schema)
+    conn = hook.db_hook.get_conn()
+    conn.cursor().execute(f"UPDATE {hook.dialect.table('scores_nan', postgres_schema)} SET p = 'NaN' WHERE label = 'b'")
+    conn.commit()
+    conn.close()
+    return hook, postgres_schema
+
+
 @pytest.fixture(scope="session")
 def model_store(tmp_path_factory):
     return "file://" + str(tmp_path_factory.mktemp("models"))

@@ -110,15 +110,10 @@ def test_the_streaming_path_raises_the_same_errors(bad_scores, method, table, po
         evaluate_auroc(hook, table, "label", positive, "p", schema, method=method)
 
 
-def test_a_nan_score_is_refused_by_the_streaming_path_on_postgres(postgres_schema):
-    hook = TrackingHook(conn_id="automl_pg")
-    hook.replace_with_frame("st_nan", pd.DataFrame({"label": ["a", "b"], "p": [0.1, 0.9]}), postgres_schema)
-    conn = hook.db_hook.get_conn()
-    conn.cursor().execute(f"UPDATE {hook.dialect.table('st_nan', postgres_schema)} SET p = 'NaN' WHERE label = 'b'")
-    conn.commit()
-    conn.close()
+def test_a_nan_score_is_refused_by_the_streaming_path_on_postgres(nan_scores):
+    hook, schema = nan_scores
     with pytest.raises(EvaluationError, match="scores from 0.1 to nan"):
-        evaluate_auroc(hook, "st_nan", "label", "b", "p", postgres_schema, method="stream")
+        evaluate_auroc(hook, "scores_nan", "label", "b", "p", schema, method="stream")
 
 
 def test_a_view_streams_through_a_cursor_on_postgres(postgres_schema):

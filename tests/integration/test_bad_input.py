@@ -105,16 +105,11 @@ def test_evaluation_refuses_bad_scores_and_labels(bad_scores, table, positive, e
         _auroc(conn_id, schema, table, positive)
 
 
-def test_a_nan_score_is_refused_on_postgres(postgres_schema):
+def test_a_nan_score_is_refused_on_postgres(nan_scores):
     """Only PostgreSQL keeps NaN apart from NULL (the others store NaN as NULL, tested above)."""
-    hook = TrackingHook(conn_id="automl_pg")
-    hook.replace_with_frame("scores_nan", pd.DataFrame({"label": ["a", "b"], "p": [0.1, 0.9]}), postgres_schema)
-    conn = hook.db_hook.get_conn()
-    conn.cursor().execute(f"UPDATE {hook.dialect.table('scores_nan', postgres_schema)} SET p = 'NaN' WHERE label = 'b'")
-    conn.commit()
-    conn.close()
+    _, schema = nan_scores
     with pytest.raises(EvaluationError, match="scores from 0.1 to nan"):
-        _auroc("automl_pg", postgres_schema, "scores_nan")
+        _auroc("automl_pg", schema, "scores_nan")
 
 
 def test_the_good_table_evaluates(bad_scores):
