@@ -36,6 +36,28 @@ class Columns:
     prediction: str | None = None
 
 
+def auroc_groups_query(d: SqlDialect, c: Columns, where: str | None = None, *, cast: bool = True) -> str:
+    """
+    The rows grouped by distinct score: score, positives, rows, rows with a NULL label.
+
+    :func:`auroc_query` ranks these groups in the database; :func:`auroc_row_from_groups` ranks
+    them in numpy when they come in parts (ranges of a table grouped on their own, then merged).
+    Parameters: the positive class, as text, then those of ``where``.
+
+    :param where: an SQL condition on the rows, or None for every row.
+    :param cast: group by the score cast to a float. Without it the scores keep their type: on
+        SQLite, where a cast turns text into 0.0, text scores then come back as text.
+    """
+    score = d.as_float(c.score or "") if cast else (c.score or "")
+    return f"""
+  SELECT {score} AS s,
+         SUM(CASE WHEN {d.as_text(c.target)} = {d.text_placeholder} THEN 1 ELSE 0 END) AS pos,
+         COUNT(*) AS n,
+         SUM(CASE WHEN {c.target} IS NULL THEN 1 ELSE 0 END) AS null_labels
+  FROM {c.table}{f" WHERE {where}" if where else ""}
+  GROUP BY {score}"""
+
+
 def auroc_query(d: SqlDialect, c: Columns) -> str:
     """
     One query for AUROC and PR-AUC: group rows by distinct score, then one running sum over the
@@ -49,18 +71,11 @@ def auroc_query(d: SqlDialect, c: Columns) -> str:
     ``S = sum(pos * (2 * negatives_at_or_above - negatives_tied))`` (so that
     ``2 * AUC * P * N = 2 * P * N - S``) and ``sum(pos * tp / k)`` (PR-AUC times P).
     """
-    score = d.as_float(c.score or "")
     # PR-AUC divides as floats: MySQL's DECIMAL division keeps 4 more digits only (3e-9 off).
     # NULL scores sort first in PostgreSQL's DESC order and last elsewhere: they add nothing to the sums.
     running = "OVER (ORDER BY s DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
     return f"""
-WITH grouped AS (
-  SELECT {score} AS s,
-         SUM(CASE WHEN {d.as_text(c.target)} = {d.text_placeholder} THEN 1 ELSE 0 END) AS pos,
-         COUNT(*) AS n,
-         SUM(CASE WHEN {c.target} IS NULL THEN 1 ELSE 0 END) AS null_labels
-  FROM {c.table}
-  GROUP BY {score}
+WITH grouped AS ({auroc_groups_query(d, c)}
 ),
 ranked AS (
   SELECT s, pos, n, null_labels,
@@ -79,6 +94,56 @@ SELECT SUM(n),
        SUM(CASE WHEN s IS NULL OR pos = 0 THEN 0 ELSE pos * tp / {d.as_float("k")} END)
 FROM ranked
 """
+
+
+class AurocGroups:
+    """
+    The rows of :func:`auroc_groups_query` from several parts of a table, merged by score, for
+    :meth:`row`: the same row as :func:`auroc_query` over the whole table.
+
+    Memory: 32 bytes per distinct score, whatever the number of parts.
+    """
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        self.scores = np.empty(0)
+        self.counts = np.empty((0, 2), dtype=np.int64)  # positives, rows per distinct score
+        self.rows = self.null_scores = self.null_labels = 0
+
+    def add(self, groups: Iterable[tuple[Any, Any, Any, Any]]) -> None:
+        """Merge one part's groups: ``(score or None, positives, rows, NULL labels)``."""
+        import numpy as np
+
+        part = list(groups)
+        if not part:
+            return
+        s, pos, n, null_labels = zip(*part, strict=True)
+        scores = np.array([math.nan if v is None else v for v in s], dtype=np.float64)
+        counts = np.array([pos, n], dtype=np.int64).T
+        self.rows += int(counts[:, 1].sum())
+        self.null_labels += sum(int(v or 0) for v in null_labels)
+        null = np.isnan(scores)
+        self.null_scores += int(counts[null, 1].sum())
+        scores = np.concatenate((self.scores, scores[~null]))
+        counts = np.concatenate((self.counts, counts[~null]))
+        self.scores, inverse = np.unique(scores, return_inverse=True)
+        self.counts = np.zeros((len(self.scores), 2), dtype=np.int64)
+        np.add.at(self.counts, inverse.ravel(), counts)
+
+    def row(self) -> tuple[Any, ...]:
+        """The nine values :func:`auroc_query` returns (exact integer sums below 4e9 rows)."""
+        import numpy as np
+
+        s = self.scores[::-1]  # highest first
+        pos, n = self.counts[::-1, 0], self.counts[::-1, 1]
+        tp, k = np.cumsum(pos), np.cumsum(n)
+        P, rows = int(tp[-1]) if len(tp) else 0, int(k[-1]) if len(k) else 0
+        s_sum = int(np.sum(pos * (2 * (k - tp) - (n - pos))))
+        with_pos = pos > 0
+        ap_num = float(np.sum(pos[with_pos] * (tp[with_pos] / k[with_pos])))
+        lo, hi = (float(s[-1]), float(s[0])) if len(s) else (None, None)
+        return (self.rows, self.null_scores, self.null_labels, lo, hi, P, rows - P, s_sum, ap_num)
 
 
 def _int(value: Any) -> int:

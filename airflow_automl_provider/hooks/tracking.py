@@ -16,7 +16,7 @@ from airflow_automl_provider.schemas import TRACKING_TABLES, TableSchema
 from airflow_automl_provider.sql import SqlDialect, split_table_name, timestamp_value, validate_column
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     import pandas as pd
     from airflow.providers.common.sql.hooks.sql import DbApiHook
@@ -60,6 +60,10 @@ class MissingColumnError(KeyError):
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0])
+
+
+class RangesUnavailable(RuntimeError):
+    """A table that :meth:`TrackingHook.sqlite_range_query` cannot read in parallel: read it another way."""
 
 
 def frame_sql_types(df: pd.DataFrame) -> list[tuple[str, str]]:
@@ -719,6 +723,123 @@ class TrackingHook(BaseHook):
                     yield np.array([r[0] for r in rows], dtype=np.float64)
         finally:
             cur.close()
+
+    def sqlite_range_query(
+        self,
+        table: str,
+        schema: str | None,
+        sql: Callable[[str], str],
+        parameters: Sequence[Any] = (),
+        max_rows: int = 1 << 16,
+        range_rows: int = 1 << 20,
+        workers: int | None = None,
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """
+        Run one query over ranges of a SQLite table's rowids, on several connections in threads
+        (SQLite leaves Python's lock while it works), and yield each range's rows as it ends.
+
+        For queries whose work is in SQLite, such as a ``GROUP BY`` that sorts every row: two
+        threads on 1M-row ranges grouped 10M rows in 2.8 s, one query over all of them took 6.1 s
+        (see docs/benchmarks.md). Every range reads the same snapshot: the calling connection
+        holds a read lock from before the first range starts until after the last one ends, and a
+        rollback-journal database cannot commit while a reader holds one. Range connections are
+        read-only and never wait for a lock.
+
+        Raises :class:`RangesUnavailable`, possibly after some ranges were yielded, when the table
+        cannot be read this way: not SQLite, a view or table without rowids, an in-memory or
+        attached database, WAL mode (each connection would see its own snapshot), a writer
+        waiting to commit, or a range with more than ``max_rows`` rows. The caller then reads the
+        table another way; any other error is raised as it is.
+
+        :param table: the table, ``table`` or ``schema.table``.
+        :param schema: schema of ``table`` when not qualified.
+        :param sql: the query, given the SQL condition on the rowid range; the range's two bounds
+            are bound after ``parameters``, so the condition must follow every other placeholder.
+        :param parameters: values bound to the query's own placeholders.
+        :param max_rows: most rows a range may return.
+        :param range_rows: most rowids per range (1M: smaller sorts than the whole table, few ranges).
+        :param workers: threads; default the usable cores, at most 4.
+        """
+        import os
+        import queue
+        import sqlite3
+        import threading
+        import urllib.parse
+
+        schema, table = split_table_name(table, schema)
+        if not self.sqlite_rowids_readable(table, schema) or schema not in (None, "main"):
+            raise RangesUnavailable(f"{table} is not a SQLite table with rowids in the main database")
+        name = self.dialect.table(table, schema)
+        workers = workers or min(len(os.sched_getaffinity(0)), 4)
+        conn = self.db_hook.get_conn()
+        try:
+            conn.isolation_level = None
+            conn.execute("BEGIN")
+            files = {row[1]: row[2] for row in conn.execute("PRAGMA database_list")}
+            (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
+            if not files.get("main") or str(mode).lower() == "wal":
+                raise RangesUnavailable(f"journal mode {mode}, file {files.get('main')!r}")
+            # Takes the read lock, kept until the rollback below: no commit until every range ends.
+            first, last = conn.execute(f"SELECT min(rowid), max(rowid) FROM {name}").fetchone()
+            if first is None:
+                return
+            # At least one range per thread: a table of 1M rows is read in two halves on two cores.
+            step = max(1, min(range_rows, -(-(last + 1 - first) // workers)))
+            jobs: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
+            for start in range(first, last + 1, step):
+                jobs.put((start, min(start + step, last + 1)))
+            uri = f"file:{urllib.parse.quote(files['main'])}?mode=ro"
+            query = sql("rowid >= ? AND rowid < ?")
+            results: queue.SimpleQueue[Any] = queue.SimpleQueue()
+            stop = threading.Event()
+
+            def work() -> None:
+                try:
+                    # timeout=0: a writer waiting to commit (its PENDING lock) refuses new readers.
+                    ro = sqlite3.connect(uri, uri=True, timeout=0, check_same_thread=False)
+                    try:
+                        while not stop.is_set():
+                            try:
+                                start, end = jobs.get_nowait()
+                            except queue.Empty:
+                                break
+                            cur = ro.execute(query, [*parameters, start, end])
+                            rows = cur.fetchmany(max_rows + 1)
+                            if len(rows) > max_rows:
+                                raise RangesUnavailable(f"more than {max_rows} rows from rowids {start} to {end}")
+                            results.put(rows)
+                    finally:
+                        ro.close()
+                except BaseException as exc:  # handed to the caller's thread
+                    results.put(exc)
+                finally:
+                    results.put(None)
+
+            threads = [
+                threading.Thread(target=work, name=f"automl-sqlite-range-{i}", daemon=True) for i in range(workers)
+            ]
+            for thread in threads:
+                thread.start()
+            try:
+                running = len(threads)
+                while running:
+                    item = results.get()
+                    if item is None:
+                        running -= 1
+                    elif isinstance(item, sqlite3.Error):
+                        raise RangesUnavailable(f"range read failed: {item}") from item
+                    elif isinstance(item, BaseException):
+                        raise item
+                    else:
+                        yield item
+            finally:
+                stop.set()
+                for thread in threads:
+                    thread.join()
+        finally:
+            with contextlib.suppress(Exception):
+                conn.rollback()
+            conn.close()
 
 
 def _sqlite_variable_limit(cur: Any) -> int:

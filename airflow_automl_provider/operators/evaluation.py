@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_automl_provider import metrics as m
-from airflow_automl_provider.hooks.tracking import TrackingHook
+from airflow_automl_provider.hooks.tracking import RangesUnavailable, TrackingHook
 from airflow_automl_provider.links import MonitoringLink
 from airflow_automl_provider.pipeline import read_ahead
 
@@ -61,14 +61,16 @@ def evaluate_auroc(
     :param score_column: probability of the positive class.
     :param schema: schema of ``table`` when not qualified.
     :param method: ``"sql"``: one grouped query (:func:`..metrics.auroc_query`), all the work in
-        the database, fast when the scores have many ties (few distinct values). ``"stream"``: two
+        the database, fast when the scores have many ties (few distinct values). On SQLite the
+        grouping runs over 1M-row ranges of the table in parallel, merged in numpy
+        (:meth:`TrackingHook.sqlite_range_query`: rollback-journal files, tables with rowids, at
+        most ``MAX_RANGE_GROUPS`` distinct scores a range), else as one query. ``"stream"``: two
         passes (:class:`..metrics.StreamingAuroc`) that hold the positive scores, 12 bytes each,
         and stream the others; fast when nearly every score differs. With more than
         ``MAX_STREAM_POSITIVES`` positives, or a table that breaks a rule (NULL, NaN, text or
         out-of-range scores, NULL labels, one class only), it leaves the table to ``"sql"``, whose
-        checks raise the errors. ``"auto"`` (default): on SQLite ``"stream"`` (its ``GROUP BY``
-        sorts every row, slower than the passes even with many ties); on MySQL/MariaDB ``"sql"``
-        (the streaming pass reads row by row there; not benchmarked); on PostgreSQL ``"sql"`` when
+        checks raise the errors. ``"auto"`` (default): on MySQL/MariaDB ``"sql"`` (the streaming
+        pass reads row by row there; not benchmarked); on PostgreSQL and SQLite ``"sql"`` when
         fewer than half the scores of the first 100,000 rows are distinct, else ``"stream"``.
     """
     if method not in AUROC_METHODS:
@@ -88,9 +90,11 @@ def evaluate_auroc(
         row = _auroc_stream_row(hook, cols, positive)
         if row is not None:
             return m.auroc_from_row(row, table=cols.table, score_column=score_column, positive_class=positive)
-    if sqlite:
-        hook.check_numeric(table, schema, score_column)
-    (row,) = hook.query(m.auroc_query(hook.dialect, cols), [positive])
+    row = _auroc_ranges_row(hook, table, schema, cols, positive) if sqlite and method == "sql" else None
+    if row is None:
+        if sqlite:
+            hook.check_numeric(table, schema, score_column)
+        (row,) = hook.query(m.auroc_query(hook.dialect, cols), [positive])
     if row[0] and not row[5]:  # rows, but none equal the positive class
         labels = [_text(v) for v in hook.distinct_values(table, schema, target_column)]
         raise m.EvaluationError(
@@ -102,12 +106,42 @@ def evaluate_auroc(
 
 def _auroc_method(hook: TrackingHook, cols: m.Columns) -> str:
     """The faster exact method for this table: see ``method`` in :func:`evaluate_auroc`."""
-    if hook.dialect.name == "sqlite":
-        return "stream"
     if hook.dialect.name == "mysql":
         return "sql"
     ((distinct, scores),) = hook.query(m.ties_sample_query(hook.dialect, cols))
     return "sql" if scores and int(distinct) < TIED_SHARE * int(scores) else "stream"
+
+
+# Rowids per range of the parallel SQLite grouping: sorts of 1M rows, few ranges to merge.
+RANGE_ROWS = 1 << 20
+# Most distinct scores one range may return: 10,001 for scores rounded to 4 decimals.
+MAX_RANGE_GROUPS = 1 << 16
+
+
+def _auroc_ranges_row(
+    hook: TrackingHook, table: str, schema: str | None, cols: m.Columns, positive: str
+) -> tuple[Any, ...] | None:
+    """
+    SQLite: the row of :func:`..metrics.auroc_query` from the grouped query run over ranges of
+    rowids in parallel (:meth:`TrackingHook.sqlite_range_query`), or None for the one query to
+    take over (the table cannot be read in ranges, a range has too many distinct scores, or a
+    rule is broken: its checks raise).
+    """
+    groups = m.AurocGroups()
+    # Scores keep their type: text, which the cast would turn into 0.0, comes back as text.
+    sql = lambda where: m.auroc_groups_query(hook.dialect, cols, where, cast=False)  # noqa: E731
+    try:
+        for part in hook.sqlite_range_query(
+            table, schema, sql, [positive], max_rows=MAX_RANGE_GROUPS, range_rows=RANGE_ROWS
+        ):
+            if any(not isinstance(s, int | float) for s, *_ in part if s is not None):
+                return None
+            groups.add(part)
+    except RangesUnavailable as exc:
+        hook.log.debug("Grouping %s in one query: %s", cols.table, exc)
+        return None
+    row = groups.row()
+    return None if row[1] or row[2] or not row[0] else row
 
 
 @contextlib.contextmanager

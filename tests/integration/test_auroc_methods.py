@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from airflow_automl_provider.hooks.tracking import TrackingHook
+from airflow_automl_provider.hooks.tracking import RangesUnavailable, TrackingHook
 from airflow_automl_provider.metrics import EvaluationError
 from airflow_automl_provider.operators import evaluation
 from airflow_automl_provider.operators.evaluation import evaluate_auroc
@@ -52,8 +52,8 @@ def test_auto_streams_distinct_scores_and_groups_tied_ones(scored_tables):
     conn_id, schema, hook, _ = scored_tables
     cols = evaluation._columns(hook, "auc_full", schema, target="label", score="p")
     tied = evaluation._columns(hook, "auc_tied", schema, target="label", score="p")
-    # SQLite streams both (its GROUP BY sorts every row); MySQL groups both; PostgreSQL groups ties.
-    expected = {"sqlite": ("stream", "stream"), "mysql": ("sql", "sql"), "postgresql": ("stream", "sql")}
+    # MySQL groups both; SQLite and PostgreSQL group ties only.
+    expected = {"sqlite": ("stream", "sql"), "mysql": ("sql", "sql"), "postgresql": ("stream", "sql")}
     got = (evaluation._auroc_method(hook, cols), evaluation._auroc_method(hook, tied))
     assert got == expected[hook.dialect.name]
 
@@ -89,7 +89,7 @@ def test_unknown_method_is_refused(scored_tables):
         evaluate_auroc(hook, "auc_full", "label", " >50K", "p", schema, method="fast")
 
 
-@pytest.mark.parametrize("method", ["stream", "auto"])
+@pytest.mark.parametrize("method", ["stream", "auto", "sql"])
 @pytest.mark.parametrize(
     ("table", "positive", "error", "message"),
     [
@@ -104,8 +104,9 @@ def test_unknown_method_is_refused(scored_tables):
         ("scores_null_label", "b", EvaluationError, "1 rows with a NULL label"),
     ],
 )
-def test_the_streaming_path_raises_the_same_errors(bad_scores, method, table, positive, error, message):
+def test_every_path_raises_the_same_errors(bad_scores, monkeypatch, method, table, positive, error, message):
     conn_id, schema, hook = bad_scores
+    monkeypatch.setattr(evaluation, "RANGE_ROWS", 2)  # SQLite: several ranges even of 4 rows
     with pytest.raises(error, match=message):
         evaluate_auroc(hook, table, "label", positive, "p", schema, method=method)
 
@@ -130,3 +131,117 @@ def test_a_view_streams_through_a_cursor_on_postgres(postgres_schema):
     got = evaluate_auroc(hook, "st_view", "label", "1", "p", postgres_schema, method="stream")
     assert got["auc"] == pytest.approx(skm.roc_auc_score(y, s), abs=1e-9)
     assert got["pr_auc"] == pytest.approx(skm.average_precision_score(y, s), abs=1e-9)
+
+
+# -- SQLite: the grouping over rowid ranges in parallel ---------------------------------------------
+@pytest.fixture
+def sqlite_scores(sqlite_db, monkeypatch):
+    """(hook, y, s) of a SQLite table of 5,000 tied scores, read in ranges of 700 rowids."""
+    monkeypatch.setattr(evaluation, "RANGE_ROWS", 700)
+    hook = TrackingHook(conn_id="automl_sqlite")
+    y, s = _scores(5, 5000, 0.3, 2)
+    hook.replace_with_frame("auc_ranges", pd.DataFrame({"label": np.where(y == 1, "yes", "no"), "code": y, "p": s}))
+    return hook, y, s
+
+
+def _spy_ranges(hook, monkeypatch):
+    """Count the ranges the hook reads in parallel."""
+    parts = []
+    read = hook.sqlite_range_query
+
+    def spy(*args, **kwargs):
+        for part in read(*args, **kwargs):
+            parts.append(len(part))
+            yield part
+
+    monkeypatch.setattr(hook, "sqlite_range_query", spy)
+    return parts
+
+
+@pytest.mark.parametrize(("label", "positive"), [("label", "yes"), ("code", "1"), ("code", 1)])
+def test_sqlite_groups_ranges_in_parallel_equal_to_sklearn(sqlite_scores, monkeypatch, label, positive):
+    hook, y, s = sqlite_scores
+    parts = _spy_ranges(hook, monkeypatch)
+    got = evaluate_auroc(hook, "auc_ranges", label, positive, "p", method="sql")
+    assert len(parts) == 8  # rowids 1 to 5,000 in ranges of 700
+    assert got["auc"] == pytest.approx(skm.roc_auc_score(y, s), abs=1e-12)
+    assert got["pr_auc"] == pytest.approx(skm.average_precision_score(y, s), abs=1e-12)
+    assert (got["rows"], got["positives"]) == (len(y), int(y.sum()))
+
+
+def _sqlite_file(hook) -> str:
+    conn = hook.db_hook.get_conn()
+    try:
+        return next(row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main")
+    finally:
+        conn.close()
+
+
+def test_sqlite_ranges_hold_the_snapshot_against_writers(sqlite_scores):
+    import sqlite3
+
+    hook, y, _ = sqlite_scores
+    sql = lambda where: f'SELECT COUNT(*) FROM "auc_ranges" WHERE {where}'  # noqa: E731
+    parts = hook.sqlite_range_query("auc_ranges", None, sql, range_rows=700, workers=1)
+    counts = [next(parts)[0][0]]
+    writer = sqlite3.connect(_sqlite_file(hook), timeout=0.2)
+    writer.execute("INSERT INTO auc_ranges (label, code, p) VALUES ('yes', 1, 0.5)")
+    # The read lock held since the first range keeps any commit out until the last range ends.
+    with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+        writer.commit()
+    writer.rollback()
+    try:
+        counts += [part[0][0] for part in parts]
+    except RangesUnavailable:  # a range began while the writer waited to commit: read another way
+        return
+    finally:
+        writer.close()
+    assert sum(counts) == len(y)
+
+
+def test_sqlite_ranges_are_not_used_where_the_snapshot_cannot_be_shared(sqlite_scores, monkeypatch):
+    import sqlite3
+
+    hook, y, s = sqlite_scores
+    sql = lambda where: f'SELECT COUNT(*) FROM "auc_ranges" WHERE {where}'  # noqa: E731
+    assert sum(p[0][0] for p in hook.sqlite_range_query("auc_ranges", None, sql)) == len(y)
+    conn = hook.db_hook.get_conn()
+    conn.execute('CREATE VIEW auc_ranges_view AS SELECT * FROM "auc_ranges"')
+    try:
+        with pytest.raises(RangesUnavailable, match="not a SQLite table with rowids"):
+            list(hook.sqlite_range_query("auc_ranges_view", None, sql))
+    finally:
+        conn.execute("DROP VIEW auc_ranges_view")
+        conn.close()
+    # WAL: each connection reads its own snapshot. The evaluation then groups in one query.
+    wal = sqlite3.connect(_sqlite_file(hook))
+    assert wal.execute("PRAGMA journal_mode=WAL").fetchone() == ("wal",)
+    try:
+        with pytest.raises(RangesUnavailable, match="journal mode wal"):
+            list(hook.sqlite_range_query("auc_ranges", None, sql))
+        parts = _spy_ranges(hook, monkeypatch)
+        got = evaluate_auroc(hook, "auc_ranges", "label", "yes", "p", method="sql")
+        assert got["auc"] == pytest.approx(skm.roc_auc_score(y, s), abs=1e-12)
+        assert parts == []
+    finally:
+        assert wal.execute("PRAGMA journal_mode=DELETE").fetchone() == ("delete",)
+        wal.close()
+
+
+def test_sqlite_ranges_with_too_many_scores_or_a_failure_fall_back_to_one_query(sqlite_scores, monkeypatch):
+    hook, y, _ = sqlite_scores
+    full = np.random.default_rng(6).random(len(y))
+    hook.replace_with_frame("auc_ranges_full", pd.DataFrame({"label": y, "p": full}))
+    monkeypatch.setattr(evaluation, "MAX_RANGE_GROUPS", 100)
+    parts = _spy_ranges(hook, monkeypatch)
+    got = evaluate_auroc(hook, "auc_ranges_full", "label", "1", "p", method="sql")
+    assert got["auc"] == pytest.approx(skm.roc_auc_score(y, full), abs=1e-12)
+    assert parts == []  # the first range already had more than 100 distinct scores
+
+    def failing(*args, **kwargs):
+        yield [(0.5, 1, 1, 0)]
+        raise RangesUnavailable("a writer was waiting")
+
+    monkeypatch.setattr(hook, "sqlite_range_query", failing)
+    got = evaluate_auroc(hook, "auc_ranges_full", "label", "1", "p", method="sql")
+    assert got["auc"] == pytest.approx(skm.roc_auc_score(y, full), abs=1e-12)

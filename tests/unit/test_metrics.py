@@ -207,3 +207,38 @@ def test_stream_queries_split_the_rows_and_read_bad_scores_as_null():
 def test_ties_sample_counts_distinct_scores_of_the_first_rows():
     conn = _table([("yes", 0.5, "x"), ("no", 0.5, "x"), ("no", 0.25, "x"), ("no", None, "x")])
     assert conn.execute(m.ties_sample_query(D, COLS, rows=3)).fetchone() == (2, 3)
+
+
+@pytest.mark.parametrize("parts", [1, 2, 7])
+@pytest.mark.parametrize("decimals", [1, 3, None])
+def test_groups_merged_from_parts_give_the_one_query_row(parts, decimals):
+    rng = np.random.default_rng(parts * 10 + (decimals or 0))
+    n = 3000
+    y = rng.integers(0, 2, n)
+    s = np.clip(rng.normal(0.45 + 0.2 * y, 0.2), 0, 1)
+    s = np.round(s, decimals) if decimals is not None else s
+    rows = [("yes" if a else "no", float(b), "x") for a, b in zip(y, s, strict=True)]
+    # Integer scores group with equal floats, and NULL scores and labels are counted, not ranked.
+    rows[:4] = [("yes", 1, "x"), ("no", 1.0, "x"), ("no", None, "x"), (None, 0.5, "x")]
+    conn = _table(rows)
+    whole = conn.execute(m.auroc_query(D, COLS), ("yes",)).fetchone()
+    groups = m.AurocGroups()
+    bounds = np.linspace(1, n + 1, parts + 1).astype(int)
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        groups.add(conn.execute(m.auroc_groups_query(D, COLS, "rowid >= ? AND rowid < ?"), ("yes", int(lo), int(hi))))
+    got = groups.row()
+    assert got[:8] == tuple(whole[:8])
+    assert got[8] == pytest.approx(whole[8], rel=1e-12)
+    assert got[1:3] == (1, 1)
+
+
+def test_groups_without_a_cast_keep_text_scores_as_text():
+    conn = _table([("yes", 0.5, "x"), ("no", "high", "x")])
+    cast = conn.execute(m.auroc_groups_query(D, COLS), ("yes",)).fetchall()
+    raw = conn.execute(m.auroc_groups_query(D, COLS, cast=False), ("yes",)).fetchall()
+    assert sorted(r[0] for r in cast) == [0.0, 0.5]  # SQLite's cast reads the text as 0.0
+    assert set(raw) == {(0.5, 1, 1, 0), ("high", 0, 1, 0)}
+
+
+def test_no_groups_is_a_row_without_rows():
+    assert m.AurocGroups().row() == (0, 0, 0, None, None, 0, 0, 0, 0.0)
