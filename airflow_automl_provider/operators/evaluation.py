@@ -127,16 +127,20 @@ def _auroc_ranges_row(
     take over (the table cannot be read in ranges, a range has too many distinct scores, or a
     rule is broken: its checks raise).
     """
+
+    def sql(where: str) -> str:
+        # Scores keep their type: text, which the cast would turn into 0.0, comes back as text.
+        return m.auroc_groups_query(hook.dialect, cols, where, cast=False)
+
     groups = m.AurocGroups()
-    # Scores keep their type: text, which the cast would turn into 0.0, comes back as text.
-    sql = lambda where: m.auroc_groups_query(hook.dialect, cols, where, cast=False)  # noqa: E731
+    parts = hook.sqlite_range_query(table, schema, sql, [positive], max_rows=MAX_RANGE_GROUPS, range_rows=RANGE_ROWS)
     try:
-        for part in hook.sqlite_range_query(
-            table, schema, sql, [positive], max_rows=MAX_RANGE_GROUPS, range_rows=RANGE_ROWS
-        ):
-            if any(not isinstance(s, int | float) for s, *_ in part if s is not None):
-                return None
-            groups.add(part)
+        # closing: an early return ends the ranges' threads and read lock at once.
+        with contextlib.closing(parts):
+            for part in parts:
+                if any(not isinstance(s, int | float) for s, *_ in part if s is not None):
+                    return None
+                groups.add(part)
     except RangesUnavailable as exc:
         hook.log.debug("Grouping %s in one query: %s", cols.table, exc)
         return None

@@ -270,7 +270,7 @@ def test_sqlite_view_input_gives_the_same_output_as_its_table(sqlite_db, adult_m
     pd.testing.assert_frame_equal(table, view, check_dtype=False)
 
 
-@pytest.mark.parametrize("per_insert", [1, 3, 500])
+@pytest.mark.parametrize("per_insert", [1, 3, 500, 8192])
 def test_sqlite_multi_row_inserts_keep_every_row_and_value(sqlite_db, monkeypatch, per_insert):
     """Rows go to SQLite many per INSERT; a remainder that fills no whole statement is written too."""
     from airflow_automl_provider.hooks import tracking
