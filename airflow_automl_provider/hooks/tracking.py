@@ -811,7 +811,12 @@ class TrackingHook(BaseHook):
                             except queue.Empty:
                                 break
                             cur = ro.execute(query, [*parameters, start, end])
-                            rows = cur.fetchmany(max_rows + 1)
+                            try:
+                                rows = cur.fetchmany(max_rows + 1)
+                            finally:
+                                # An unfinished statement keeps its read lock until it is reset,
+                                # even past ro.close(), for as long as an error's traceback holds it.
+                                cur.close()
                             if len(rows) > max_rows:
                                 raise RangesUnavailable(f"more than {max_rows} rows from rowids {start} to {end}")
                             results.put(rows)

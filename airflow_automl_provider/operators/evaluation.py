@@ -226,8 +226,9 @@ def _auroc_stream_row(hook: TrackingHook, cols: m.Columns, positive: str) -> tup
 
 class AUROCEvaluationOperator(BaseOperator):
     """
-    AUROC of a prediction table, without loading it: one grouped SQL query, or two streaming
-    passes in bounded memory where those are faster (see :func:`evaluate_auroc`).
+    AUROC of a prediction table, without loading it: one grouped SQL query (on SQLite, run over
+    ranges of the table in parallel), or two streaming passes in bounded memory where those are
+    faster (see :func:`evaluate_auroc`).
 
     Ties count one half (Mann-Whitney), so the result equals ``sklearn.metrics.roc_auc_score``.
     Returns ``{"auc": ..., "rows": ..., "positives": ..., "pr_auc": ...}``.

@@ -247,3 +247,23 @@ def test_sqlite_ranges_with_too_many_scores_or_a_failure_fall_back_to_one_query(
     monkeypatch.setattr(hook, "sqlite_range_query", failing)
     got = evaluate_auroc(hook, "auc_ranges_full", "label", "1", "p", method="sql")
     assert got["auc"] == pytest.approx(skm.roc_auc_score(y, full), abs=1e-12)
+
+
+def test_sqlite_ranges_that_give_up_leave_no_lock_behind(sqlite_scores):
+    import sqlite3
+
+    hook, y, _ = sqlite_scores
+    sql = lambda where: f'SELECT p FROM "auc_ranges" WHERE {where}'  # noqa: E731
+    # The error (kept alive here, with its traceback) must not keep a range's statement, and its
+    # read lock, open: the next writer commits at once.
+    with pytest.raises(RangesUnavailable, match="more than 10 rows") as info:
+        list(hook.sqlite_range_query("auc_ranges", None, sql, max_rows=10, workers=2))
+    writer = sqlite3.connect(_sqlite_file(hook), timeout=0)
+    try:
+        writer.execute("INSERT INTO auc_ranges (label, code, p) VALUES ('yes', 1, 0.5)")
+        writer.commit()
+        writer.execute("DELETE FROM auc_ranges WHERE rowid = (SELECT max(rowid) FROM auc_ranges)")
+        writer.commit()
+    finally:
+        writer.close()
+    assert info.value is not None
