@@ -478,7 +478,10 @@ class TrackingHook(BaseHook):
                     # Writers of the same table take turns for the swap (held until commit).
                     cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [d.table(table, schema)])
                 cur.execute(f"DROP TABLE IF EXISTS {d.table(table, schema)}")
-                cur.execute(d.rename_table_sql(staging, table, schema))
+                if d.name == "sqlite":
+                    self._sqlite_rename_keeping_views(cur, staging, table, schema)
+                else:
+                    cur.execute(d.rename_table_sql(staging, table, schema))
         except BaseException:
             if d.name == "mysql":  # its CREATE TABLE committed already: nothing else removes it
                 with contextlib.suppress(Exception):
@@ -486,6 +489,19 @@ class TrackingHook(BaseHook):
                     conn.cursor().execute(f"DROP TABLE IF EXISTS {d.table(staging, schema)}")
             raise
         return written
+
+    def _sqlite_rename_keeping_views(self, cur: Any, staging: str, table: str, schema: str | None) -> None:
+        """
+        Rename the staging table into place. SQLite re-checks every view and trigger at a rename, and a
+        view over ``table`` (dropped just before) fails it: "error in view v: no such table". The
+        legacy rename skips that check; views name tables, so they read the new table afterwards.
+        """
+        (legacy,) = cur.execute("PRAGMA legacy_alter_table").fetchone()
+        cur.execute("PRAGMA legacy_alter_table = ON")
+        try:
+            cur.execute(self.dialect.rename_table_sql(staging, table, schema))
+        finally:
+            cur.execute(f"PRAGMA legacy_alter_table = {'ON' if legacy else 'OFF'}")
 
     def sqlite_rowids_readable(self, table: str, schema: str | None = None) -> bool:
         """Whether a SQLite table's rows can be named by ``rowid`` (not a view, a WITHOUT ROWID table, or a

@@ -289,3 +289,21 @@ def test_sqlite_multi_row_inserts_keep_every_row_and_value(sqlite_db, monkeypatc
     assert back["id"].tolist() == list(range(10))
     assert back["x"].tolist()[2:7] == [1e-300, 2.5, -0.0, 3.0, 7.25] and back["x"].isna().tolist()[1::6] == [True, True]
     assert back["label"].tolist() == [None if v is None else v for v in frame["label"]]
+
+
+def test_replacing_a_sqlite_table_keeps_the_views_over_it(sqlite_db):
+    """A user's view over an output table reads the new rows after the table is written again."""
+    hook = TrackingHook(conn_id="automl_sqlite")
+    hook.replace_with_frame("viewed_out", pd.DataFrame({"id": [1, 2], "p": [0.1, 0.2]}))
+    conn = hook.db_hook.get_conn()
+    try:
+        conn.execute("DROP VIEW IF EXISTS viewed_out_high")
+        conn.execute("CREATE VIEW viewed_out_high AS SELECT id FROM viewed_out WHERE p > 0.15")
+        conn.commit()
+        assert hook.replace_with_frame("viewed_out", pd.DataFrame({"id": [3, 4, 5], "p": [0.9, 0.1, 0.8]})) == 3
+        assert conn.execute("SELECT id FROM viewed_out_high ORDER BY id").fetchall() == [(3,), (5,)]
+        assert conn.execute("PRAGMA legacy_alter_table").fetchone() == (0,)
+        conn.execute("DROP VIEW viewed_out_high")
+        conn.commit()
+    finally:
+        conn.close()
