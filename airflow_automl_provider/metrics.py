@@ -40,8 +40,8 @@ def auroc_groups_query(d: SqlDialect, c: Columns, where: str | None = None, *, c
     """
     The rows grouped by distinct score: score, positives, rows, rows with a NULL label.
 
-    :func:`auroc_query` ranks these groups in the database; :func:`auroc_row_from_groups` ranks
-    them in numpy when they come in parts (ranges of a table grouped on their own, then merged).
+    :func:`auroc_query` ranks these groups in the database; :class:`AurocGroups` ranks them in
+    numpy when they come in parts (ranges of a table grouped on their own, then merged).
     Parameters: the positive class, as text, then those of ``where``.
 
     :param where: an SQL condition on the rows, or None for every row.
@@ -138,12 +138,12 @@ class AurocGroups:
         s = self.scores[::-1]  # highest first
         pos, n = self.counts[::-1, 0], self.counts[::-1, 1]
         tp, k = np.cumsum(pos), np.cumsum(n)
-        P, rows = int(tp[-1]) if len(tp) else 0, int(k[-1]) if len(k) else 0
+        P, scored = int(tp[-1]) if len(tp) else 0, int(k[-1]) if len(k) else 0  # rows with a score
         s_sum = int(np.sum(pos * (2 * (k - tp) - (n - pos))))
         with_pos = pos > 0
         ap_num = float(np.sum(pos[with_pos] * (tp[with_pos] / k[with_pos])))
         lo, hi = (float(s[-1]), float(s[0])) if len(s) else (None, None)
-        return (self.rows, self.null_scores, self.null_labels, lo, hi, P, rows - P, s_sum, ap_num)
+        return (self.rows, self.null_scores, self.null_labels, lo, hi, P, scored - P, s_sum, ap_num)
 
 
 def _int(value: Any) -> int:
