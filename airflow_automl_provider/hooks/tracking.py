@@ -151,6 +151,26 @@ class TrackingHook(BaseHook):
         finally:
             conn.close()
 
+    @contextlib.contextmanager
+    def read_snapshot(self) -> Iterator[Any]:
+        """
+        A DB-API connection whose reads all see the same rows (one read-only transaction), rolled
+        back and closed on leaving. On SQLite the read lock its first read takes is held until then.
+        """
+        begin = {
+            "postgresql": "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+            "sqlite": "BEGIN",
+            "mysql": "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
+        }[self.dialect.name]
+        conn = self.db_hook.get_conn()
+        try:
+            conn.cursor().execute(begin)
+            yield conn
+        finally:
+            with contextlib.suppress(Exception):
+                conn.rollback()
+            conn.close()
+
     # -- tracking tables ------------------------------------------------------------------------------
     def create_tables(self, schema: str | None = None, tables: Sequence[TableSchema] = TRACKING_TABLES) -> list[str]:
         """Create every tracking table that is missing; return the qualified names."""
@@ -794,15 +814,12 @@ class TrackingHook(BaseHook):
         if not workers:  # the cores this process may use (Linux), else all of them (macOS)
             cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
             workers = min(cores, 4)
-        conn = self.db_hook.get_conn()
-        try:
-            conn.isolation_level = None
-            conn.execute("BEGIN")
+        with self.read_snapshot() as conn:
             files = {row[1]: row[2] for row in conn.execute("PRAGMA database_list")}
             (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
             if not files.get("main") or str(mode).lower() == "wal":
                 raise RangesUnavailable(f"journal mode {mode}, file {files.get('main')!r}")
-            # Takes the read lock, kept until the rollback below: no commit until every range ends.
+            # Takes the read lock, kept until the snapshot ends: no commit until every range ends.
             first, last = conn.execute(f"SELECT min(rowid), max(rowid) FROM {name}").fetchone()
             if first is None:
                 return
@@ -864,10 +881,6 @@ class TrackingHook(BaseHook):
                 stop.set()
                 for thread in threads:
                     thread.join()
-        finally:
-            with contextlib.suppress(Exception):
-                conn.rollback()
-            conn.close()
 
 
 def _sqlite_variable_limit(cur: Any) -> int:

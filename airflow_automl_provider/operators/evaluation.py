@@ -148,24 +148,6 @@ def _auroc_ranges_row(
     return None if row[1] or row[2] or not row[0] else row
 
 
-@contextlib.contextmanager
-def _snapshot(hook: TrackingHook) -> Iterator[Any]:
-    """A connection whose reads all see the same rows: the two passes must agree on the table."""
-    begin = {
-        "postgresql": "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-        "sqlite": "BEGIN",
-        "mysql": "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
-    }[hook.dialect.name]
-    conn = hook.db_hook.get_conn()
-    try:
-        conn.cursor().execute(begin)
-        yield conn
-    finally:
-        with contextlib.suppress(Exception):
-            conn.rollback()
-        conn.close()
-
-
 def _integer_labels(hook: TrackingHook, conn: Any, cols: m.Columns) -> bool:
     """Whether PostgreSQL types the label column as an integer (SQLite's declared types bind nothing)."""
     if hook.dialect.name != "postgresql":
@@ -182,7 +164,7 @@ def _stream_passes(hook: TrackingHook, cols: m.Columns, positive: str) -> Iterat
     """The positives' chunks, then ``_END_OF_POSITIVES``, then the negatives' chunks, from one snapshot."""
     # Values per chunk: 12 bytes each in PostgreSQL's arrays, about 90 as rows of Python objects.
     chunk_rows = 1 << 18 if hook.dialect.name == "postgresql" else 1 << 16
-    with _snapshot(hook) as conn:
+    with hook.read_snapshot() as conn:
         q = m.auroc_stream_queries(hook.dialect, cols, positive, integer_labels=_integer_labels(hook, conn, cols))
         yield from hook.stream_float_column(
             conn, cols.table, q.positive_value, q.positive_where, [q.parameter], chunk_rows
