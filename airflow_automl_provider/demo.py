@@ -13,6 +13,8 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from airflow_automl_provider.constants import DEFAULT_CONN_ID
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -265,14 +267,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m airflow_automl_provider.demo")
     sub = parser.add_subparsers(dest="command", required=True)
     p_seed = sub.add_parser("seed", help="create the demo train and test tables")
-    p_seed.add_argument("--conn-id", default="automl_default")
+    p_seed.add_argument("--conn-id", default=DEFAULT_CONN_ID)
     p_seed.add_argument("--train-csv", default=os.environ.get("TRAIN_CSV") or None)
     p_seed.add_argument("--test-csv", default=os.environ.get("TEST_CSV") or None)
     p_seed.add_argument("--rows", type=int, default=6000)
     p_show = sub.add_parser("show", help="print the tracking tables")
-    p_show.add_argument("--conn-id", default="automl_default")
+    p_show.add_argument("--conn-id", default=DEFAULT_CONN_ID)
     p_week = sub.add_parser("week", help="run the drift monitor over a simulated week with drift")
-    p_week.add_argument("--conn-id", default="automl_default")
+    p_week.add_argument("--conn-id", default=DEFAULT_CONN_ID)
     p_week.add_argument("--days", type=int, default=7)
     p_week.add_argument("--drift-from", type=int, default=3, help="0-based day the drift starts")
     p_week.add_argument("--threshold", type=float, default=0.8, help="drift_auc_threshold")

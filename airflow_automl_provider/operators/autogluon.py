@@ -14,23 +14,19 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_automl_provider.hooks.model_store import ModelStoreHook, validate_model_name
-from airflow_automl_provider.hooks.tracking import (
-    DEFAULT_CHUNK_ROWS,
-    SOURCE_ROW,
-    RowidJoin,
-    TimeWindow,
-    TrackingHook,
-)
+from airflow_automl_provider.constants import DEFAULT_CHUNK_ROWS, DEFAULT_CONN_ID
 from airflow_automl_provider.links import ModelReportLink
-from airflow_automl_provider.pipeline import overlapped
-from airflow_automl_provider.sql import split_table_name, validate_column
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     import pandas as pd
     from airflow.sdk import Context
+
+    from airflow_automl_provider.hooks.tracking import TimeWindow
+
+# The hooks and the SQL helpers are imported in execute(), so that DAG files using these operators
+# parse without loading them (docs/benchmarks.md, "DAG parsing").
 
 PROBLEM_TYPES = ("binary", "multiclass", "regression", "quantile")
 REFERENCE_PROFILE = "reference_profile.json"
@@ -115,7 +111,7 @@ class AutoGluonTrainOperator(BaseOperator):
     def __init__(
         self,
         *,
-        conn_id: str = TrackingHook.default_conn_name,
+        conn_id: str = DEFAULT_CONN_ID,
         input_table: str,
         target_column: str,
         model_name: str,
@@ -165,6 +161,9 @@ class AutoGluonTrainOperator(BaseOperator):
         return limit
 
     def _validate(self) -> tuple[float | None, str | None, str | None]:
+        from airflow_automl_provider.hooks.model_store import validate_model_name
+        from airflow_automl_provider.sql import split_table_name, validate_column
+
         # Every name is checked before any work, so a bad one never leaves a fitted model behind.
         validate_model_name(self.model_name)
         validate_column(self.target_column)
@@ -185,6 +184,9 @@ class AutoGluonTrainOperator(BaseOperator):
         return self._checked_time_limit(), problem_type, eval_metric
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_automl_provider.hooks.model_store import ModelStoreHook
+        from airflow_automl_provider.hooks.tracking import TrackingHook
+
         time_limit, problem_type, eval_metric = self._validate()
         hook = TrackingHook(conn_id=self.conn_id)
         ignore = _as_list(self.ignore_columns)
@@ -414,7 +416,7 @@ class AutoGluonPredictOperator(BaseOperator):
     def __init__(
         self,
         *,
-        conn_id: str = TrackingHook.default_conn_name,
+        conn_id: str = DEFAULT_CONN_ID,
         model_name: str | None = None,
         shared_model: str | None = None,
         input_table: str,
@@ -447,6 +449,11 @@ class AutoGluonPredictOperator(BaseOperator):
         self.model_store = model_store
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_automl_provider.hooks.model_store import ModelStoreHook
+        from airflow_automl_provider.hooks.tracking import SOURCE_ROW, RowidJoin, TrackingHook, frame_sql_types
+        from airflow_automl_provider.pipeline import overlapped
+        from airflow_automl_provider.sql import split_table_name, validate_column
+
         split_table_name(self.input_table, self.input_schema)
         split_table_name(self.output_table, self.output_schema)
         hook = TrackingHook(conn_id=self.conn_id)
@@ -498,8 +505,6 @@ class AutoGluonPredictOperator(BaseOperator):
 
             predicted = overlapped(predict, itertools.chain([first], chunks))
             out_first = next(predicted)
-            from airflow_automl_provider.hooks.tracking import frame_sql_types
-
             columns = frame_sql_types(out_first)
 
             def batches() -> Any:
@@ -533,6 +538,8 @@ class AutoGluonPredictOperator(BaseOperator):
         }
 
     def _window(self, context: Context) -> TimeWindow | None:
+        from airflow_automl_provider.hooks.tracking import TimeWindow
+
         if not self.time_column:
             return None
         start = self.time_start or context.get("data_interval_start")

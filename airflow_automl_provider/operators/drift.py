@@ -7,19 +7,19 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_automl_provider import metrics as m
-from airflow_automl_provider.hooks.model_store import ModelStoreHook
-from airflow_automl_provider.hooks.tracking import TrackingHook
+from airflow_automl_provider.constants import DEFAULT_CONN_ID
 from airflow_automl_provider.links import MonitoringLink
-from airflow_automl_provider.operators.evaluation import _columns
 from airflow_automl_provider.operators.tracking import session_time
-from airflow_automl_provider.schemas import DRIFT_RESULTS, EVAL_RESULTS, EXPERIMENTS
-from airflow_automl_provider.sql import timestamp_value
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.sdk import Context
+
+    from airflow_automl_provider.hooks.tracking import TrackingHook
+
+# The hooks, metrics and schemas are imported in execute(), so that the drift monitor's DAG file
+# parses without loading them (docs/benchmarks.md, "DAG parsing").
 
 
 class SelectModelOperator(BaseOperator):
@@ -40,7 +40,7 @@ class SelectModelOperator(BaseOperator):
     def __init__(
         self,
         *,
-        conn_id: str = TrackingHook.default_conn_name,
+        conn_id: str = DEFAULT_CONN_ID,
         schema: str | None = None,
         model_name: str | None = None,
         model_store: str | None = None,
@@ -53,6 +53,10 @@ class SelectModelOperator(BaseOperator):
         self.model_store = model_store
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_automl_provider.hooks.model_store import ModelStoreHook
+        from airflow_automl_provider.hooks.tracking import TrackingHook
+        from airflow_automl_provider.schemas import EXPERIMENTS
+
         name = self.model_name or None
         if not name:
             hook = TrackingHook(conn_id=self.conn_id)
@@ -123,7 +127,7 @@ class PerformanceDriftOperator(BaseOperator):
     def __init__(
         self,
         *,
-        conn_id: str = TrackingHook.default_conn_name,
+        conn_id: str = DEFAULT_CONN_ID,
         table: str,
         schema: str | None = None,
         target_column: str,
@@ -156,6 +160,10 @@ class PerformanceDriftOperator(BaseOperator):
         self.consecutive_runs = consecutive_runs
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_automl_provider import metrics as m
+        from airflow_automl_provider.hooks.tracking import TrackingHook
+        from airflow_automl_provider.operators.evaluation import _columns
+
         hook = TrackingHook(conn_id=self.conn_id)
         schema = self.schema or None
         positive = str(self.positive_class)
@@ -196,6 +204,8 @@ class PerformanceDriftOperator(BaseOperator):
     def _consecutive_below(self, hook: TrackingHook, schema: str | None, context: Context, auc: float) -> int:
         """Runs in a row under the threshold, this one included, from the recorded evaluations."""
         from airflow_automl_provider.drift import consecutive_below
+        from airflow_automl_provider.schemas import EVAL_RESULTS
+        from airflow_automl_provider.sql import timestamp_value
 
         wanted = max(int(self.consecutive_runs), 1)
         history: list[float | None] = []
@@ -247,7 +257,7 @@ class DataDriftOperator(BaseOperator):
     def __init__(
         self,
         *,
-        conn_id: str = TrackingHook.default_conn_name,
+        conn_id: str = DEFAULT_CONN_ID,
         table: str,
         schema: str | None = None,
         model_name: str,
@@ -269,7 +279,11 @@ class DataDriftOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_automl_provider.drift import compute_feature_drift, drifted_share
+        from airflow_automl_provider.hooks.model_store import ModelStoreHook
+        from airflow_automl_provider.hooks.tracking import TrackingHook
         from airflow_automl_provider.operators.autogluon import REFERENCE_PROFILE
+        from airflow_automl_provider.schemas import DRIFT_RESULTS
+        from airflow_automl_provider.sql import timestamp_value
 
         store = ModelStoreHook(base_uri=self.model_store or None)
         manifest = store.manifest(self.model_name)

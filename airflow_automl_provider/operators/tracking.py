@@ -7,14 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_automl_provider.hooks.tracking import TrackingHook
-from airflow_automl_provider.schemas import EVAL_MEASURES, EVAL_RESULTS, EXPERIMENTS
-from airflow_automl_provider.sql import timestamp_value
+from airflow_automl_provider.constants import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.sdk import Context
+
+# The hook, the schemas and the SQL helpers are imported in execute(), so that DAG files using these
+# operators parse without loading them (docs/benchmarks.md, "DAG parsing").
 
 
 def session_time(context: Context) -> Any:
@@ -34,12 +35,14 @@ class CreateTrackingTablesOperator(BaseOperator):
     template_fields: Sequence[str] = ("conn_id", "schema")
     ui_color = "#ededed"
 
-    def __init__(self, *, conn_id: str = TrackingHook.default_conn_name, schema: str | None = None, **kwargs: Any):
+    def __init__(self, *, conn_id: str = DEFAULT_CONN_ID, schema: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.conn_id = conn_id
         self.schema = schema
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_automl_provider.hooks.tracking import TrackingHook
+
         tables = TrackingHook(conn_id=self.conn_id).create_tables(self.schema or None)
         self.log.info("Tracking tables ready: %s", tables)
         return {"tables": tables}
@@ -79,7 +82,7 @@ class TrackExperimentOperator(BaseOperator):
     def __init__(
         self,
         *,
-        conn_id: str = TrackingHook.default_conn_name,
+        conn_id: str = DEFAULT_CONN_ID,
         schema: str | None = None,
         train_task_id: str | None = "train",
         task_attempt_id: str | None = None,
@@ -104,6 +107,10 @@ class TrackExperimentOperator(BaseOperator):
         self.notebook_url = notebook_url
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_automl_provider.hooks.tracking import TrackingHook
+        from airflow_automl_provider.schemas import EXPERIMENTS
+        from airflow_automl_provider.sql import timestamp_value
+
         ti = context["ti"]
         dag_run = context["dag_run"]
         trained: dict[str, Any] = {}
@@ -166,7 +173,7 @@ class RecordEvaluationOperator(BaseOperator):
     def __init__(
         self,
         *,
-        conn_id: str = TrackingHook.default_conn_name,
+        conn_id: str = DEFAULT_CONN_ID,
         schema: str | None = None,
         model_name: str,
         test_table: str,
@@ -185,6 +192,10 @@ class RecordEvaluationOperator(BaseOperator):
         self.session_time = session_time
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_automl_provider.hooks.tracking import TrackingHook
+        from airflow_automl_provider.schemas import EVAL_MEASURES, EVAL_RESULTS
+        from airflow_automl_provider.sql import timestamp_value
+
         metrics = self.metrics or {}
         if isinstance(metrics, str):
             metrics = json.loads(metrics)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow_automl_provider.constants import DEFAULT_CONN_ID
 from airflow_automl_provider.hooks.tracking import TableNotFoundError, TrackingHook
 from airflow_automl_provider.schemas import DRIFT_RESULTS, EVAL_RESULTS, EXPERIMENTS, TableSchema
 from airflow_automl_provider.sql import timestamp_value, validate_name
@@ -15,7 +16,6 @@ from airflow_automl_provider.sql import timestamp_value, validate_name
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-DEFAULT_CONN_ID = "automl_default"
 DEFAULT_THRESHOLD = 0.93
 MAX_ROWS = 1000
 _USER_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,256}$")
