@@ -187,6 +187,23 @@ class SqlDialect:
         return f"ALTER TABLE {self.table(old, schema)} RENAME TO {self.quote(new)}"
 
 
+def sqlite_affinity(declared_type: str | None) -> str:
+    """
+    SQLite's affinity of a column declared with ``declared_type``: ``integer``, ``text``, ``blob``,
+    ``real`` or ``numeric``, by SQLite's own rules in their order (https://sqlite.org/datatype3.html).
+    """
+    t = (declared_type or "").upper()
+    if "INT" in t:
+        return "integer"
+    if "CHAR" in t or "CLOB" in t or "TEXT" in t:
+        return "text"
+    if "BLOB" in t or not t:
+        return "blob"
+    if "REAL" in t or "FLOA" in t or "DOUB" in t:
+        return "real"
+    return "numeric"
+
+
 def timestamp_value(dialect: SqlDialect, value: Any) -> Any:
     """A timestamp (datetime or ISO text) as each database binds it best; stored in UTC."""
     from datetime import datetime

@@ -12,8 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
+from airflow_automl_provider.constants import DEFAULT_CHUNK_ROWS, DEFAULT_CONN_ID
 from airflow_automl_provider.schemas import TRACKING_TABLES, TableSchema
-from airflow_automl_provider.sql import SqlDialect, split_table_name, timestamp_value, validate_column
+from airflow_automl_provider.sql import (
+    SqlDialect,
+    split_table_name,
+    sqlite_affinity,
+    timestamp_value,
+    validate_column,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -21,7 +28,6 @@ if TYPE_CHECKING:
     import pandas as pd
     from airflow.providers.common.sql.hooks.sql import DbApiHook
 
-DEFAULT_CHUNK_ROWS = 50_000
 #: Rows per INSERT statement on SQLite (fewer where its limit on bound values is lower).
 SQLITE_ROWS_PER_INSERT = 8192
 
@@ -109,7 +115,7 @@ class TrackingHook(BaseHook):
     """
 
     conn_name_attr = "conn_id"
-    default_conn_name = "automl_default"
+    default_conn_name = DEFAULT_CONN_ID
     hook_name = "AutoML tracking"
 
     def __init__(self, conn_id: str = default_conn_name, **kwargs: Any) -> None:
@@ -295,11 +301,17 @@ class TrackingHook(BaseHook):
         d = self.dialect
         cols = "COUNT(*)" if count else (", ".join(d.quote(c) for c in columns) if columns else "*")
         sql = f"SELECT {cols} FROM {d.table(table, schema)}"
+        where, params = self._window_filter(window)
+        return (f"{sql} WHERE {where}", params) if where else (sql, [])
+
+    def _window_filter(self, window: TimeWindow | None) -> tuple[str, list[Any]]:
+        """The condition (and its parameters) that keeps the rows in ``window``; empty without one."""
         if window is None:
-            return sql, []
+            return "", []
+        d = self.dialect
         col = d.as_time(d.quote(window.column))
         return (
-            f"{sql} WHERE {col} >= {d.as_time(d.placeholder)} AND {col} < {d.as_time(d.placeholder)}",
+            f"{col} >= {d.as_time(d.placeholder)} AND {col} < {d.as_time(d.placeholder)}",
             [timestamp_value(d, window.start), timestamp_value(d, window.end)],
         )
 
@@ -333,6 +345,12 @@ class TrackingHook(BaseHook):
             if csv_types is not None:
                 yield from self._pg_copy_chunks(conn, sql, params, chunk_rows, csv_types)
                 return
+        if self.dialect.name == "sqlite":
+            names = list(columns or self._sqlite_select_names(conn, sql, params))
+            affinities = self._sqlite_text_affinities(conn, table, schema, names)
+            if affinities is not None:
+                yield from self._sqlite_text_chunks(conn, table, schema, names, affinities, chunk_rows, window)
+                return
         cur = self.stream_cursor(conn)
         try:
             cur.execute(sql, params)
@@ -347,6 +365,139 @@ class TrackingHook(BaseHook):
                 # SQLite has no DECIMAL values to convert; elsewhere look for them.
                 yield frame.infer_objects() if self.dialect.name == "sqlite" else _normalise(frame)
         finally:
+            cur.close()
+
+    @staticmethod
+    def _sqlite_select_names(conn: Any, sql: str, params: list[Any]) -> list[str]:
+        cur = conn.cursor()
+        try:
+            return [col[0] for col in cur.execute(f"SELECT * FROM ({sql}) LIMIT 0", params).description]
+        finally:
+            cur.close()
+
+    # SQLite's printf() takes at most 127 arguments; wider reads keep the cursor path.
+    SQLITE_TEXT_MAX_COLUMNS = 100
+
+    def _sqlite_text_affinities(
+        self, conn: Any, table: str, schema: str | None, columns: Sequence[str]
+    ) -> list[str] | None:
+        """
+        SQLite's affinity of each of ``columns`` (``rowid`` is ``integer``), where the text reader
+        can read them: a table with rowids (not a view, not WITHOUT ROWID, no column named
+        ``rowid``), every column declared with a type (a column without one may hold anything),
+        no column twice. None otherwise.
+        """
+        import sqlite3
+
+        if len(columns) > self.SQLITE_TEXT_MAX_COLUMNS or len(set(columns)) != len(columns):
+            return None
+        schema, table = split_table_name(table, schema)
+        prefix = f"{self.dialect.quote(schema)}." if schema else ""
+        cur = conn.cursor()
+        try:
+            kind = cur.execute(f"SELECT type FROM {prefix}sqlite_master WHERE name = ?", [table]).fetchall()
+            declared = {
+                row[1]: row[2] for row in cur.execute(f"PRAGMA {prefix}table_xinfo({self.dialect.quote(table)})")
+            }
+            cur.execute(f"SELECT rowid FROM {self.dialect.table(table, schema)} LIMIT 0")  # WITHOUT ROWID: fails
+        except sqlite3.Error:
+            return None
+        finally:
+            cur.close()
+        if kind != [("table",)] or {c.lower() for c in declared} & {"rowid", "_rowid_", "oid"}:
+            return None
+        affinities = ["integer" if c == "rowid" else sqlite_affinity(declared.get(c, "")) for c in columns]
+        return None if "blob" in affinities else affinities
+
+    def _sqlite_text_chunks(
+        self,
+        conn: Any,
+        table: str,
+        schema: str | None,
+        columns: Sequence[str],
+        affinities: list[str],
+        chunk_rows: int,
+        window: TimeWindow | None,
+    ) -> Iterator[pd.DataFrame]:
+        """
+        The rows of a SQLite table by rowid ranges, each chunk made by SQLite as one CSV text and
+        parsed by Arrow, giving the same DataFrames as the cursor path.
+
+        The cursor path makes a Python object of every value, taking the GIL back after every row;
+        beside a prediction thread that also needs the GIL that cost about as much as the model
+        (docs/benchmarks.md). Here SQLite formats a chunk in one step without the GIL and Arrow
+        parses it without it. Text columns are quoted by ``%Q`` and read as text; the others are
+        written by ``quote()`` (exact for every REAL) and must parse as integers or floats. A chunk
+        where they do not (text or a BLOB in a number column), or that Arrow cannot parse (text
+        that is not UTF-8), is read again through the cursor. Known differences, both from SQLite's
+        text functions: a BLOB stored in a TEXT column is read as its bytes' text, not as bytes,
+        and a text value is cut at a NUL character. All chunks read one snapshot: the caller's
+        transaction, else a savepoint held until the last chunk.
+        """
+        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        d = self.dialect
+        fmt = ",".join("%Q" if a == "text" else "%s" for a in affinities)
+        args = ", ".join(
+            "rowid" if c == "rowid" else (d.quote(c) if a == "text" else f"quote({d.quote(c)})")
+            for c, a in zip(columns, affinities, strict=True)
+        )
+        where, params = self._window_filter(window)
+        where = f" AND {where}" if where else ""
+
+        def source(after: bool) -> str:  # the chunk's rows: from the first rowid, then after the last read
+            return f"{d.table(table, schema)} WHERE rowid {'>' if after else '>='} ?{where} ORDER BY rowid LIMIT ?"
+
+        def chunk_sql(after: bool) -> str:
+            return (
+                "SELECT CAST(group_concat(automl_line, char(10)) AS BLOB), count(*), max(automl_rowid) "
+                f"FROM (SELECT rowid AS automl_rowid, printf('{fmt}', {args}) AS automl_line FROM {source(after)})"
+            )
+
+        sql = {after: chunk_sql(after) for after in (False, True)}
+        plain = {
+            after: f"SELECT {', '.join(d.quote(c) for c in columns)} FROM {source(after)}" for after in (False, True)
+        }
+        names = [f"c{i}" for i in range(len(columns))]  # any column name, even a duplicate of Arrow's rules
+        parse = pacsv.ParseOptions(quote_char="'", double_quote=True, newlines_in_values=True)
+        convert = pacsv.ConvertOptions(
+            column_types={n: pa.string() for n, a in zip(names, affinities, strict=True) if a == "text"},
+            null_values=["NULL"],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        )
+        numbers = (pa.int64(), pa.float64(), pa.null())
+        numeric = [n for n, a in zip(names, affinities, strict=True) if a != "text"]
+        savepoint = not conn.in_transaction
+        cur = conn.cursor()
+        try:
+            if savepoint:
+                cur.execute("SAVEPOINT automl_read")
+            last = None
+            while True:
+                after = last is not None
+                first = last if after else -(1 << 63)  # SQLite's smallest rowid
+                text, rows, last_rowid = cur.execute(sql[after], [first, *params, chunk_rows]).fetchone()
+                if not rows:
+                    break
+                frame = None
+                with contextlib.suppress(pa.ArrowInvalid):
+                    options = pacsv.ReadOptions(column_names=names, use_threads=False, block_size=len(text) + 1)
+                    parsed = pacsv.read_csv(pa.py_buffer(text), options, parse, convert)
+                    if all(parsed.schema.field(n).type in numbers for n in numeric):
+                        frame = parsed.to_pandas()
+                        frame.columns = list(columns)
+                if frame is None:  # as the cursor path reads it
+                    rowset = cur.execute(plain[after], [first, *params, chunk_rows]).fetchall()
+                    frame = pd.DataFrame(rowset, columns=list(columns)).infer_objects()
+                last = last_rowid
+                yield frame
+        finally:
+            with contextlib.suppress(Exception):
+                if savepoint:
+                    cur.execute("RELEASE automl_read")
             cur.close()
 
     def _pg_csv_types(self, conn: Any, sql: str, params: list[Any]) -> dict[str, Any] | None:
@@ -432,11 +583,8 @@ class TrackingHook(BaseHook):
         import pandas as pd
 
         self.check_columns(table, schema, [*(columns or []), *([window.column] if window else [])])
-        conn = self.db_hook.get_conn()
-        try:
+        with self.read_snapshot() as conn:  # every chunk from the same rows
             chunks = list(self.iter_chunks(conn, table, schema, columns, window=window))
-        finally:
-            conn.close()
         if not chunks:
             return pd.DataFrame(columns=list(columns or self.columns(table, schema)))
         return _normalise(pd.concat(chunks, ignore_index=True))

@@ -8,6 +8,7 @@ from airflow_automl_provider.sql import (
     InvalidIdentifierError,
     SqlDialect,
     split_table_name,
+    sqlite_affinity,
     timestamp_value,
     validate_column,
 )
@@ -68,3 +69,28 @@ def test_timestamps_are_stored_in_utc():
     assert timestamp_value(PG, None) is None
     with pytest.raises(ValueError, match="ISO 8601"):
         timestamp_value(PG, 12)
+
+
+@pytest.mark.parametrize(
+    ("declared", "affinity"),
+    [
+        ("INTEGER", "integer"),
+        ("BIGINT", "integer"),
+        ("POINT", "integer"),  # "INT" wins wherever it is, as in SQLite
+        ("VARCHAR(20)", "text"),
+        ("nchar", "text"),
+        ("TEXT", "text"),
+        ("CLOB", "text"),
+        ("BLOB", "blob"),
+        ("", "blob"),
+        (None, "blob"),
+        ("REAL", "real"),
+        ("double precision", "real"),
+        ("FLOATING POINT", "integer"),
+        ("NUMERIC", "numeric"),
+        ("DECIMAL(10,5)", "numeric"),
+        ("DATETIME", "numeric"),
+    ],
+)
+def test_sqlite_affinity_follows_sqlites_rules(declared, affinity):
+    assert sqlite_affinity(declared) == affinity
