@@ -427,9 +427,9 @@ class TrackingHook(BaseHook):
         beside a prediction thread that also needs the GIL that cost about as much as the model
         (docs/benchmarks.md). Here SQLite formats a chunk in one step without the GIL and Arrow
         parses it without it. Text columns are quoted by ``%Q`` and read as text; the others are
-        written as integers or by ``quote()`` (exact for every REAL) and must parse as integers or floats. A chunk
-        where they do not (text or a BLOB in a number column), or that Arrow cannot parse (text
-        that is not UTF-8), is read again through the cursor. Known differences, both from SQLite's
+        written as integers or by ``quote()`` (exact for every REAL) and must parse as integers or
+        floats. A chunk where they do not (text or a BLOB in a number column), or that Arrow cannot
+        parse (text that is not UTF-8), is read again through the cursor. Known differences, both from SQLite's
         text functions: a BLOB stored in a TEXT column is read as its bytes' text, not as bytes,
         and a text value is cut at a NUL character. All chunks read one snapshot: the caller's
         transaction, else a savepoint held until the last chunk.
@@ -468,7 +468,7 @@ class TrackingHook(BaseHook):
         plain = {
             after: f"SELECT {', '.join(d.quote(c) for c in columns)} FROM {source(after)}" for after in (False, True)
         }
-        names = [f"c{i}" for i in range(len(columns))]  # any column name, even a duplicate of Arrow's rules
+        names = [f"c{i}" for i in range(len(columns))]  # Arrow's names; the frame gets the table's
         parse = pacsv.ParseOptions(quote_char="'", double_quote=True, newlines_in_values=True)
         convert = pacsv.ConvertOptions(
             column_types={n: pa.string() for n, a in zip(names, affinities, strict=True) if a == "text"},
