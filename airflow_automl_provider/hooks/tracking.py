@@ -346,10 +346,9 @@ class TrackingHook(BaseHook):
                 yield from self._pg_copy_chunks(conn, sql, params, chunk_rows, csv_types)
                 return
         if self.dialect.name == "sqlite":
-            names = list(columns or self._sqlite_select_names(conn, sql, params))
-            affinities = self._sqlite_text_affinities(conn, table, schema, names)
-            if affinities is not None:
-                yield from self._sqlite_text_chunks(conn, table, schema, names, affinities, chunk_rows, window)
+            typed = self._sqlite_text_affinities(conn, table, schema, columns)
+            if typed is not None:
+                yield from self._sqlite_text_chunks(conn, table, schema, *typed, chunk_rows, window)
                 return
         cur = self.stream_cursor(conn)
         try:
@@ -367,47 +366,26 @@ class TrackingHook(BaseHook):
         finally:
             cur.close()
 
-    @staticmethod
-    def _sqlite_select_names(conn: Any, sql: str, params: list[Any]) -> list[str]:
-        cur = conn.cursor()
-        try:
-            return [col[0] for col in cur.execute(f"SELECT * FROM ({sql}) LIMIT 0", params).description]
-        finally:
-            cur.close()
-
     # SQLite's printf() takes at most 127 arguments; wider reads keep the cursor path.
     SQLITE_TEXT_MAX_COLUMNS = 100
 
     def _sqlite_text_affinities(
-        self, conn: Any, table: str, schema: str | None, columns: Sequence[str]
-    ) -> list[str] | None:
+        self, conn: Any, table: str, schema: str | None, columns: Sequence[str] | None
+    ) -> tuple[list[str], list[str]] | None:
         """
-        SQLite's affinity of each of ``columns`` (``rowid`` is ``integer``), where the text reader
-        can read them: a table with rowids (not a view, not WITHOUT ROWID, no column named
-        ``rowid``), every column declared with a type (a column without one may hold anything),
-        no column twice. None otherwise.
+        The columns to read (``columns``, else all) and SQLite's affinity of each (``rowid`` is
+        ``integer``), where the text reader can read them: a table with rowids (see
+        :meth:`sqlite_rowids_readable`), every column declared with a type (a column without one
+        may hold anything), no column twice, at most ``SQLITE_TEXT_MAX_COLUMNS``. None otherwise.
         """
-        import sqlite3
-
-        if len(columns) > self.SQLITE_TEXT_MAX_COLUMNS or len(set(columns)) != len(columns):
+        declared = self._sqlite_rowid_table_columns(conn, table, schema)
+        if declared is None:
             return None
-        schema, table = split_table_name(table, schema)
-        prefix = f"{self.dialect.quote(schema)}." if schema else ""
-        cur = conn.cursor()
-        try:
-            kind = cur.execute(f"SELECT type FROM {prefix}sqlite_master WHERE name = ?", [table]).fetchall()
-            declared = {
-                row[1]: row[2] for row in cur.execute(f"PRAGMA {prefix}table_xinfo({self.dialect.quote(table)})")
-            }
-            cur.execute(f"SELECT rowid FROM {self.dialect.table(table, schema)} LIMIT 0")  # WITHOUT ROWID: fails
-        except sqlite3.Error:
+        names = list(columns or declared)
+        if len(names) > self.SQLITE_TEXT_MAX_COLUMNS or len(set(names)) != len(names):
             return None
-        finally:
-            cur.close()
-        if kind != [("table",)] or {c.lower() for c in declared} & {"rowid", "_rowid_", "oid"}:
-            return None
-        affinities = ["integer" if c == "rowid" else sqlite_affinity(declared.get(c, "")) for c in columns]
-        return None if "blob" in affinities else affinities
+        affinities = ["integer" if c == "rowid" else sqlite_affinity(declared.get(c, "")) for c in names]
+        return None if "blob" in affinities else (names, affinities)
 
     def _sqlite_text_chunks(
         self,
@@ -429,10 +407,10 @@ class TrackingHook(BaseHook):
         parses it without it. Text columns are quoted by ``%Q`` and read as text; the others are
         written as integers or by ``quote()`` (exact for every REAL) and must parse as integers or
         floats. A chunk where they do not (text or a BLOB in a number column), or that Arrow cannot
-        parse (text that is not UTF-8), is read again through the cursor. Known differences, both from SQLite's
-        text functions: a BLOB stored in a TEXT column is read as its bytes' text, not as bytes,
-        and a text value is cut at a NUL character. All chunks read one snapshot: the caller's
-        transaction, else a savepoint held until the last chunk.
+        parse (text that is not UTF-8), is read again through the cursor. Known differences, both
+        from SQLite's text functions: a BLOB stored in a TEXT column is read as its bytes' text,
+        not as bytes, and a text value is cut at a NUL character. All chunks read one snapshot:
+        the caller's transaction, else a savepoint held until the last chunk.
         """
         import pandas as pd
         import pyarrow as pa
@@ -453,21 +431,13 @@ class TrackingHook(BaseHook):
             for c, a in zip(columns, affinities, strict=True)
         )
         where, params = self._window_filter(window)
-        where = f" AND {where}" if where else ""
-
-        def source(after: bool) -> str:  # the chunk's rows: from the first rowid, then after the last read
-            return f"{d.table(table, schema)} WHERE rowid {'>' if after else '>='} ?{where} ORDER BY rowid LIMIT ?"
-
-        def chunk_sql(after: bool) -> str:
-            return (
-                "SELECT CAST(group_concat(automl_line, char(10)) AS BLOB), count(*), max(automl_rowid) "
-                f"FROM (SELECT rowid AS automl_rowid, printf('{fmt}', {args}) AS automl_line FROM {source(after)})"
-            )
-
-        sql = {after: chunk_sql(after) for after in (False, True)}
-        plain = {
-            after: f"SELECT {', '.join(d.quote(c) for c in columns)} FROM {source(after)}" for after in (False, True)
-        }
+        # A chunk: the next chunk_rows rows from the first rowid not read yet.
+        source = f"{d.table(table, schema)} WHERE rowid >= ?{f' AND {where}' if where else ''} ORDER BY rowid LIMIT ?"
+        sql = (
+            "SELECT CAST(group_concat(automl_line, char(10)) AS BLOB), count(*), max(automl_rowid) "
+            f"FROM (SELECT rowid AS automl_rowid, printf('{fmt}', {args}) AS automl_line FROM {source})"
+        )
+        plain = f"SELECT {', '.join(d.quote(c) for c in columns)} FROM {source}"
         names = [f"c{i}" for i in range(len(columns))]  # Arrow's names; the frame gets the table's
         parse = pacsv.ParseOptions(quote_char="'", double_quote=True, newlines_in_values=True)
         convert = pacsv.ConvertOptions(
@@ -483,11 +453,9 @@ class TrackingHook(BaseHook):
         try:
             if savepoint:
                 cur.execute("SAVEPOINT automl_read")
-            last = None
+            first = -(1 << 63)  # SQLite's smallest rowid
             while True:
-                after = last is not None
-                first = last if after else -(1 << 63)  # SQLite's smallest rowid
-                text, rows, last_rowid = cur.execute(sql[after], [first, *params, chunk_rows]).fetchone()
+                text, rows, last = cur.execute(sql, [first, *params, chunk_rows]).fetchone()
                 if not rows:
                     break
                 frame = None
@@ -498,10 +466,12 @@ class TrackingHook(BaseHook):
                         frame = parsed.to_pandas()
                         frame.columns = list(columns)
                 if frame is None:  # as the cursor path reads it
-                    rowset = cur.execute(plain[after], [first, *params, chunk_rows]).fetchall()
+                    rowset = cur.execute(plain, [first, *params, chunk_rows]).fetchall()
                     frame = pd.DataFrame(rowset, columns=list(columns)).infer_objects()
-                last = last_rowid
                 yield frame
+                if last == (1 << 63) - 1:  # SQLite's largest rowid: no row after it
+                    break
+                first = last + 1
         finally:
             with contextlib.suppress(Exception):
                 if savepoint:
@@ -684,18 +654,36 @@ class TrackingHook(BaseHook):
         table with a column of that name)."""
         if self.dialect.name != "sqlite":
             return False
-        schema, table = split_table_name(table, schema)
-        if {c.lower() for c in self.columns(table, schema)} & {"rowid", "_rowid_", "oid"}:
-            return False
-        master = f"{self.dialect.quote(schema)}.sqlite_master" if schema else "sqlite_master"
-        # A view's rowid is NULL; a WITHOUT ROWID table has none (selecting it fails).
-        if self.query(f"SELECT type FROM {master} WHERE name = ?", [table]) != [("table",)]:
-            return False
+        self.columns(table, schema)  # TableNotFoundError names a table that cannot be read
+        conn = self.db_hook.get_conn()
         try:
-            self.query(f"SELECT rowid FROM {self.dialect.table(table, schema)} LIMIT 0")
-        except Exception:
-            return False
-        return True
+            return self._sqlite_rowid_table_columns(conn, table, schema) is not None
+        finally:
+            conn.close()
+
+    def _sqlite_rowid_table_columns(self, conn: Any, table: str, schema: str | None) -> dict[str, str] | None:
+        """
+        The declared type of each column ``SELECT *`` gives, for a SQLite table whose rows ``rowid``
+        names; None for a view (its rowid is NULL), a WITHOUT ROWID table (selecting it fails) or a
+        table with a column of that name.
+        """
+        import sqlite3
+
+        schema, table = split_table_name(table, schema)
+        prefix = f"{self.dialect.quote(schema)}." if schema else ""
+        cur = conn.cursor()
+        try:
+            kind = cur.execute(f"SELECT type FROM {prefix}sqlite_master WHERE name = ?", [table]).fetchall()
+            # name, declared type, hidden (1: a virtual table's hidden column, not in SELECT *)
+            info = cur.execute(f"PRAGMA {prefix}table_xinfo({self.dialect.quote(table)})").fetchall()
+            cur.execute(f"SELECT rowid FROM {self.dialect.table(table, schema)} LIMIT 0")
+        except sqlite3.Error:
+            return None
+        finally:
+            cur.close()
+        if kind != [("table",)] or {row[1].lower() for row in info} & {"rowid", "_rowid_", "oid"}:
+            return None
+        return {row[1]: row[2] for row in info if row[6] != 1}
 
     def _write_joined(
         self,

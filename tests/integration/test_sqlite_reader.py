@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 COLUMNS = ["i", "r", "n", "t", "with space", "d", "x"]
 # rowid, then one value per column: NULLs, quotes, commas, newlines, text that looks like a number,
 # a date or NULL, floats that need 17 digits, the largest integers, and a text value in an INTEGER
-# column (its chunk goes through the cursor again).
+# column (its chunk goes through the cursor again); rowids from negative to SQLite's largest.
 ROWS = [
     (-5, 1, 0.1, 1, "a", "x", "2026-01-01 00:00:00", 1),
     (0, None, None, 2.5, None, None, "2026-01-02 00:00:00", 2),
@@ -28,6 +28,7 @@ ROWS = [
     (1000, 6, None, 10, "\r\n,'", "1e5", "2026-01-08 00:00:00", "n/a"),
     (1001, None, 0.5, None, None, "", None, 7),
     (1002, None, None, None, None, None, None, None),
+    ((1 << 63) - 1, None, None, None, "the largest rowid", None, None, None),
 ]
 
 
