@@ -964,7 +964,11 @@ class TrackingHook(BaseHook):
             if not files.get("main") or str(mode).lower() == "wal":
                 raise RangesUnavailable(f"journal mode {mode}, file {files.get('main')!r}")
             # Takes the read lock, kept until the snapshot ends: no commit until every range ends.
-            first, last = conn.execute(f"SELECT min(rowid), max(rowid) FROM {name}").fetchone()
+            # Two subqueries: SQLite reads min() or max() of the rowid from the b-tree's ends only
+            # when it is a query's one aggregate; both in one SELECT scan every row (0.5 s at 10M).
+            first, last = conn.execute(
+                f"SELECT (SELECT min(rowid) FROM {name}), (SELECT max(rowid) FROM {name})"
+            ).fetchone()
             if first is None:
                 return
             # At least one range per thread: a table of 1M rows is read in two halves on two cores.
