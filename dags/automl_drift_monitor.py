@@ -84,16 +84,44 @@ with DAG(
     default_args={"owner": "automl", "retries": 1, "retry_delay": timedelta(minutes=5)},
     params={
         "conn_id": Param("automl_default", type="string", description="common-sql connection of the tables"),
-        "model_name": Param("", type="string", description="model to monitor; empty: the newest recorded"),
-        "input_database": Param("", type="string", description="schema of test_data_table; empty: default"),
-        "output_database": Param("", type="string", description="schema of the tracking tables; empty: default"),
+        "model_name": Param(
+            None, type=["null", "string"], description="Model to monitor. Empty: the newest one recorded."
+        ),
+        "input_database": Param(
+            None, type=["null", "string"], description="Schema of test_data_table. Empty: the connection's default."
+        ),
+        "output_database": Param(
+            None,
+            type=["null", "string"],
+            description="Schema of the tracking tables. Empty: the connection's default.",
+        ),
         "test_data_table": Param("gluon_daily", type="string", description="fresh labelled data"),
-        "time_column": Param("", type="string", description="judge only the run's day of rows; empty: all rows"),
+        "time_column": Param(
+            None,
+            type=["null", "string"],
+            description="Judge only the rows whose time falls in the run's data interval. Empty: all rows.",
+        ),
         "target_column": Param("class", type="string", description="the label column"),
-        "positive_class": Param("", type="string", description="positive label; empty: the model's own"),
-        "drift_auc_threshold": Param(0.93, type="number", minimum=0, maximum=1),
-        "max_auc_drop": Param(0.05, type=["null", "number"], description="alert on a drop under the baseline"),
-        "max_drifted_share": Param(0.5, type=["null", "number"], minimum=0, maximum=1),
+        "positive_class": Param(
+            None,
+            type=["null", "string"],
+            description="The positive label. Empty: the one AutoGluon picked when training.",
+        ),
+        "drift_auc_threshold": Param(
+            0.93, type="number", minimum=0, maximum=1, description="Alert when the AUROC is under this."
+        ),
+        "max_auc_drop": Param(
+            0.05,
+            type=["null", "number"],
+            description="Alert when the AUROC is more than this under the baseline. Empty: no such rule.",
+        ),
+        "max_drifted_share": Param(
+            0.5,
+            type=["null", "number"],
+            minimum=0,
+            maximum=1,
+            description="Alert when more than this share of the features drifted. Empty: never on data drift alone.",
+        ),
         "min_rows": Param(100, type="integer", minimum=1, description="smaller batches are not judged"),
         "significance": Param("none", enum=["none", "delong"], description="judge the AUROC's DeLong bound"),
         "consecutive_runs": Param(1, type="integer", minimum=1, description="runs in a row under the threshold"),
@@ -102,29 +130,29 @@ with DAG(
     },
 ) as dag:
     create_tables = CreateTrackingTablesOperator(
-        task_id="create_tables", conn_id="{{ params.conn_id }}", schema="{{ params.output_database }}"
+        task_id="create_tables", conn_id="{{ params.conn_id }}", schema="{{ params.output_database or '' }}"
     )
     select_model = SelectModelOperator(
         task_id="select_model",
         conn_id="{{ params.conn_id }}",
-        schema="{{ params.output_database }}",
-        model_name="{{ params.model_name }}",
+        schema="{{ params.output_database or '' }}",
+        model_name="{{ params.model_name or '' }}",
     )
     predict = AutoGluonPredictOperator(
         task_id="predict",
         conn_id="{{ params.conn_id }}",
         model_name=f"{{{{ {MODEL}['model_name'] }}}}",
         input_table="{{ params.test_data_table }}",
-        input_schema="{{ params.input_database }}",
+        input_schema="{{ params.input_database or '' }}",
         output_table=BATCH,
-        output_schema="{{ params.output_database }}",
-        time_column="{{ params.time_column }}",
+        output_schema="{{ params.output_database or '' }}",
+        time_column="{{ params.time_column or '' }}",
     )
     performance = PerformanceDriftOperator(
         task_id="performance",
         conn_id="{{ params.conn_id }}",
         table=BATCH,
-        schema="{{ params.output_database }}",
+        schema="{{ params.output_database or '' }}",
         target_column="{{ params.target_column }}",
         positive_class=f"{{{{ params.positive_class or {MODEL}['positive_class'] }}}}",
         model_name=f"{{{{ {MODEL}['model_name'] }}}}",
@@ -139,7 +167,7 @@ with DAG(
         task_id="data_drift",
         conn_id="{{ params.conn_id }}",
         table=BATCH,
-        schema="{{ params.output_database }}",
+        schema="{{ params.output_database or '' }}",
         model_name=f"{{{{ {MODEL}['model_name'] }}}}",
         test_table="{{ params.test_data_table }}",
     )
@@ -148,7 +176,7 @@ with DAG(
     record_evaluation = RecordEvaluationOperator(
         task_id="record_evaluation",
         conn_id="{{ params.conn_id }}",
-        schema="{{ params.output_database }}",
+        schema="{{ params.output_database or '' }}",
         model_name=f"{{{{ {MODEL}['model_name'] }}}}",
         test_table="{{ params.test_data_table }}",
         metrics=XComArg(decide, key="report"),
@@ -166,12 +194,12 @@ with DAG(
         trigger_dag_id="automl_experiment",
         conf={
             "conn_id": "{{ params.conn_id }}",
-            "input_database": "{{ params.input_database }}",
-            "output_database": "{{ params.output_database }}",
+            "input_database": "{{ params.input_database or '' }}",
+            "output_database": "{{ params.output_database or '' }}",
             "train_data_table": "{{ params.test_data_table }}",
             "target_column": "{{ params.target_column }}",
-            "positive_class": "{{ params.positive_class }}",
-            "ignore_columns": "{{ params.time_column }}",
+            "positive_class": "{{ params.positive_class or '' }}",
+            "ignore_columns": "{{ params.time_column or '' }}",
         },
     )
     no_drift = EmptyOperator(task_id="no_drift")

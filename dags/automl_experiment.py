@@ -23,14 +23,17 @@ from airflow_automl_provider.operators.tracking import (
 
 TRAINED = "ti.xcom_pull(task_ids='train')"
 
-# Training is heavy. The train task runs on a Celery queue of its own (workers started with
-# `--queues default,automl` take it), in a pool whose slots cap how many fits run at once, and, under
+# Training is heavy. Where configured, the train task runs on a Celery queue of its own (workers started
+# with `--queues default,automl` take it), in a pool whose slots cap how many fits run at once, and, under
 # the KubernetesExecutor, in a pod sized by a memory hint (digdag's `docker.task_mem`). Queue, pool and
 # executor_config are not templated, so they come from the [automl] config section (env
 # AIRFLOW__AUTOML__TRAIN_QUEUE, ..._TRAIN_POOL, ..._TRAIN_TASK_MEM) when the file is parsed.
 # `airflow dags test` / dag.test() ignore queue and pool. See docs/deployment.md.
-TRAIN_QUEUE = conf.get("automl", "train_queue", fallback="automl")
-TRAIN_POOL = conf.get("automl", "train_pool", fallback="automl_training")
+# Empty (the default): the executor's default queue and Airflow's `default_pool`, so a fresh Airflow runs
+# `train` as it is. A pool named here must exist first (`airflow pools set NAME SLOTS DESCRIPTION`): a task
+# whose pool is missing is never scheduled, and only the scheduler's log says why.
+TRAIN_QUEUE = conf.get("automl", "train_queue", fallback="") or None
+TRAIN_POOL = conf.get("automl", "train_pool", fallback="") or None
 TRAIN_TASK_MEM = conf.get("automl", "train_task_mem", fallback="")
 
 
@@ -60,35 +63,53 @@ with DAG(
     default_args={"owner": "automl", "retries": 0},
     params={
         "conn_id": Param("automl_default", type="string", description="common-sql connection of the tables"),
-        "input_database": Param("", type="string", description="schema of the input tables; empty: default"),
-        "output_database": Param("", type="string", description="schema of the output tables; empty: default"),
-        "train_data_table": Param("gluon_train", type="string", description="table to train on"),
-        "test_data_table": Param("gluon_test", type="string", description="labelled table to evaluate on"),
-        "target_column": Param("class", type="string", description="the label column"),
-        "positive_class": Param("", type="string", description="positive label; empty: the model's own"),
-        "fit_time_limit": Param(180, type="integer", minimum=1, description="AutoGluon time_limit (seconds)"),
-        "eval_metric": Param("", type="string", description="AutoGluon eval_metric, e.g. roc_auc; empty: default"),
-        "presets": Param("medium_quality", type="string", description="AutoGluon presets"),
-        "ignore_columns": Param("time", type="string", description="comma-separated columns not to train on"),
+        "input_database": Param(
+            None, type=["null", "string"], description="Schema of the input tables. Empty: the connection's default."
+        ),
+        "output_database": Param(
+            None, type=["null", "string"], description="Schema of the output tables. Empty: the connection's default."
+        ),
+        "train_data_table": Param("gluon_train", type="string", minLength=1, description="Table to train on."),
+        "test_data_table": Param(
+            "gluon_test", type="string", minLength=1, description="Labelled table to evaluate on."
+        ),
+        "target_column": Param("class", type="string", minLength=1, description="The label column."),
+        "positive_class": Param(
+            None,
+            type=["null", "string"],
+            description="The positive label, for AUROC and precision. Empty: the one AutoGluon picked when training.",
+        ),
+        "fit_time_limit": Param(180, type="integer", minimum=1, description="AutoGluon time_limit, in seconds."),
+        "eval_metric": Param(
+            None,
+            type=["null", "string"],
+            description="AutoGluon eval_metric, for example roc_auc. Empty: AutoGluon's default for the problem.",
+        ),
+        "presets": Param("medium_quality", type="string", minLength=1, description="AutoGluon presets."),
+        "ignore_columns": Param(
+            "time",
+            type=["null", "string"],
+            description="Comma-separated columns not to train on. Empty: train on every column but the label.",
+        ),
     },
 ) as dag:
     create_tables = CreateTrackingTablesOperator(
         task_id="create_tables",
         conn_id="{{ params.conn_id }}",
-        schema="{{ params.output_database }}",
+        schema="{{ params.output_database or '' }}",
     )
     train = AutoGluonTrainOperator(
         task_id="train",
         conn_id="{{ params.conn_id }}",
         input_table="{{ params.train_data_table }}",
-        input_schema="{{ params.input_database }}",
-        output_schema="{{ params.output_database }}",
+        input_schema="{{ params.input_database or '' }}",
+        output_schema="{{ params.output_database or '' }}",
         target_column="{{ params.target_column }}",
         model_name="{{ ('automl_model_' ~ run_id) | model_name }}",
         time_limit="{{ params.fit_time_limit }}",
-        eval_metric="{{ params.eval_metric }}",
+        eval_metric="{{ params.eval_metric or '' }}",
         presets="{{ params.presets }}",
-        ignore_columns="{{ params.ignore_columns }}",
+        ignore_columns="{{ params.ignore_columns or '' }}",
         share_model=True,
         export_leaderboard="automl_leaderboard",
         export_feature_importance="automl_feature_importance",
@@ -100,7 +121,7 @@ with DAG(
     track_experiment = TrackExperimentOperator(
         task_id="track_experiment",
         conn_id="{{ params.conn_id }}",
-        schema="{{ params.output_database }}",
+        schema="{{ params.output_database or '' }}",
         train_task_id="train",
     )
     predict = AutoGluonPredictOperator(
@@ -108,15 +129,15 @@ with DAG(
         conn_id="{{ params.conn_id }}",
         model_name=f"{{{{ {TRAINED}['model_name'] }}}}",
         input_table="{{ params.test_data_table }}",
-        input_schema="{{ params.input_database }}",
+        input_schema="{{ params.input_database or '' }}",
         output_table="{{ params.test_data_table }}_predicted",
-        output_schema="{{ params.output_database }}",
+        output_schema="{{ params.output_database or '' }}",
     )
     evaluation = EvaluateModelOperator(
         task_id="evaluation",
         conn_id="{{ params.conn_id }}",
         table="{{ params.test_data_table }}_predicted",
-        schema="{{ params.output_database }}",
+        schema="{{ params.output_database or '' }}",
         target_column="{{ params.target_column }}",
         problem_type=f"{{{{ {TRAINED}['problem_type'] }}}}",
         positive_class=f"{{{{ params.positive_class or {TRAINED}['positive_class'] }}}}",
@@ -124,7 +145,7 @@ with DAG(
     record_evaluation = RecordEvaluationOperator(
         task_id="record_evaluation",
         conn_id="{{ params.conn_id }}",
-        schema="{{ params.output_database }}",
+        schema="{{ params.output_database or '' }}",
         model_name=f"{{{{ {TRAINED}['model_name'] }}}}",
         test_table="{{ params.test_data_table }}",
         metrics=evaluation.output,

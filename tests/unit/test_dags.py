@@ -146,3 +146,74 @@ def test_provider_is_registered_under_its_distribution_name():
     for group in ("operators", "hooks"):
         for module in info[group][0]["python-modules"]:
             __import__(module)
+
+
+def _dags():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS))
+    assert bag.import_errors == {}
+    return [bag.dags["automl_experiment"], bag.dags["automl_drift_monitor"]]
+
+
+def _nullable(schema: dict) -> bool:
+    kind = schema.get("type")
+    return kind == "null" or (isinstance(kind, list) and "null" in kind)
+
+
+@pytest.mark.parametrize("dag_index", [0, 1], ids=["automl_experiment", "automl_drift_monitor"])
+def test_trigger_form_defaults_validate_and_empty_fields_are_optional(dag_index):
+    """
+    The UI's trigger form marks a field as required unless its schema allows null: a param whose
+    default is empty must allow null, or the form cannot be submitted with its defaults.
+    """
+    dag = _dags()[dag_index]
+    dag.params.validate()  # the defaults are valid, as the form sends them
+    empty_defaults = []
+    for name in dag.params:
+        param = dag.params.get_param(name)
+        assert param.description, f"{dag.dag_id}.{name} has no description for the form"
+        if param.value in (None, ""):
+            empty_defaults.append(name)
+            assert _nullable(param.schema), f"{dag.dag_id}.{name} defaults to empty but its schema refuses null"
+            assert param.value is None, f"{dag.dag_id}.{name}: an empty default is None, not ''"
+    assert empty_defaults  # the DAGs do have optional fields
+
+
+def _template_strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _template_strings(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _template_strings(v)
+
+
+@pytest.mark.parametrize("dag_index", [0, 1], ids=["automl_experiment", "automl_drift_monitor"])
+def test_nullable_params_never_render_as_none(dag_index):
+    """``{{ params.x }}`` of a null param renders the text 'None': templates read ``params.x or ''``."""
+    import jinja2
+
+    dag = _dags()[dag_index]
+    nullable = {n for n in dag.params if _nullable(dag.params.get_param(n).schema)}
+    env = jinja2.Environment()
+    env.filters.update(dag.user_defined_filters or {})
+    for task in dag.tasks:
+        for field in task.template_fields:
+            for text in _template_strings(getattr(task, field, None)):
+                if "{{" not in text:
+                    continue
+                # Render with every nullable param null and the others at their defaults.
+                params = {n: (None if n in nullable else dag.params[n]) for n in dag.params}
+                try:
+                    rendered = env.from_string(text).render(params=params, ti=_NoXcom(), run_id="r")
+                except jinja2.UndefinedError:
+                    continue  # needs more of the context than params (checked by the DAG runs)
+                assert "None" not in rendered, f"{dag.dag_id}.{task.task_id}.{field}: {text!r} -> {rendered!r}"
+
+
+class _NoXcom:
+    def xcom_pull(self, **_):
+        return {}
