@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.providers.smtp.operators.smtp import EmailOperator
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import BranchPythonOperator
 from airflow.sdk import DAG, CronTriggerTimetable, Param, XComArg, conf
@@ -36,7 +35,7 @@ from airflow.sdk import DAG, CronTriggerTimetable, Param, XComArg, conf
 from airflow_automl_provider.monitoring import choose_branch
 from airflow_automl_provider.operators.autogluon import AutoGluonPredictOperator
 from airflow_automl_provider.operators.drift import DataDriftOperator, PerformanceDriftOperator, SelectModelOperator
-from airflow_automl_provider.operators.monitoring import RetrainOperator
+from airflow_automl_provider.operators.monitoring import AlertEmailOperator, RetrainOperator
 from airflow_automl_provider.operators.tracking import CreateTrackingTablesOperator, RecordEvaluationOperator
 
 MODEL = "ti.xcom_pull(task_ids='select_model')"
@@ -181,7 +180,7 @@ with DAG(
         test_table="{{ params.test_data_table }}",
         metrics=XComArg(decide, key="report"),
     )
-    alert = EmailOperator(
+    alert = AlertEmailOperator(
         task_id="alert",
         to="{{ params.alert_to }}",
         subject=f"Drift detected: {{{{ {REPORT}['model_name'] }}}}",

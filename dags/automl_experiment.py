@@ -141,6 +141,7 @@ with DAG(
         target_column="{{ params.target_column }}",
         problem_type=f"{{{{ {TRAINED}['problem_type'] }}}}",
         positive_class=f"{{{{ params.positive_class or {TRAINED}['positive_class'] }}}}",
+        model_name=f"{{{{ {TRAINED}['model_name'] }}}}",
     )
     record_evaluation = RecordEvaluationOperator(
         task_id="record_evaluation",

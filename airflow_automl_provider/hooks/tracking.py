@@ -126,7 +126,9 @@ class TrackingHook(BaseHook):
     def db_hook(self) -> DbApiHook:
         from airflow.providers.common.sql.hooks.sql import DbApiHook
 
-        hook = self.get_connection(self.conn_id).get_hook()
+        from airflow_automl_provider.connections import get_connection
+
+        hook = get_connection(self.conn_id, "sql").get_hook()
         if not isinstance(hook, DbApiHook):
             raise TypeError(
                 f"Connection {self.conn_id!r} gives a {type(hook).__name__}, which is not a common-sql DbApiHook: "

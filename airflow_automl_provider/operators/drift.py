@@ -172,7 +172,13 @@ class PerformanceDriftOperator(BaseOperator):
         rows, pos, neg = int(row[0] or 0), int(row[5] or 0), int(row[6] or 0)
         min_rows = int(self.min_rows)
         baseline = None if self.baseline in (None, "", "None") else float(self.baseline)
-        result: dict[str, Any] = {"rows": rows, "positives": pos, "baseline": baseline, "status": "ok"}
+        result: dict[str, Any] = {
+            "model_name": self.model_name,
+            "rows": rows,
+            "positives": pos,
+            "baseline": baseline,
+            "status": "ok",
+        }
         if rows == 0:
             raise ValueError(f"Prediction table {cols.table} has no rows: there is no batch to judge.")
         if rows < min_rows or min(pos, neg) < min_rows:
@@ -328,4 +334,10 @@ class DataDriftOperator(BaseOperator):
         ]
         share = drifted_share(results)
         self.log.info("Data drift of %s: %d of %d features drifted %s", self.table, len(drifted), len(results), drifted)
-        return {"features": len(results), "drifted": drifted, "drifted_share": share, "rows": len(batch)}
+        return {
+            "model_name": self.model_name,
+            "features": len(results),
+            "drifted": drifted,
+            "drifted_share": share,
+            "rows": len(batch),
+        }

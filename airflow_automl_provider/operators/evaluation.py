@@ -272,6 +272,8 @@ class EvaluateModelOperator(BaseOperator):
     :param score_column: probability of the positive class (binary). (templated)
     :param probabilities_column: JSON class -> probability (multiclass log loss). (templated)
     :param schema: schema of ``table`` when not qualified. (templated)
+    :param model_name: the model whose predictions these are; passed on in the XCom, so that the
+        task's "AutoML monitoring" link opens that model's page. (templated)
     """
 
     template_fields: Sequence[str] = (
@@ -284,6 +286,7 @@ class EvaluateModelOperator(BaseOperator):
         "score_column",
         "probabilities_column",
         "schema",
+        "model_name",
     )
     ui_color = "#f0d5f7"
     operator_extra_links = (MonitoringLink(),)
@@ -300,6 +303,7 @@ class EvaluateModelOperator(BaseOperator):
         score_column: str = "predicted_proba",
         probabilities_column: str = "predicted_probabilities",
         schema: str | None = None,
+        model_name: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -312,6 +316,7 @@ class EvaluateModelOperator(BaseOperator):
         self.score_column = score_column
         self.probabilities_column = probabilities_column
         self.schema = schema
+        self.model_name = model_name
 
     def execute(self, context: Context) -> dict[str, Any]:
         hook = TrackingHook(conn_id=self.conn_id)
@@ -329,6 +334,8 @@ class EvaluateModelOperator(BaseOperator):
             result["rows"] = int(n)
         else:
             raise ValueError(f"Unknown problem_type {self.problem_type!r}: expected binary, multiclass or regression.")
+        if self.model_name:
+            result["model_name"] = self.model_name
         self.log.info("Measures of %s: %s", self.table, result)
         return result
 
