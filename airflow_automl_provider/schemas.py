@@ -52,6 +52,13 @@ EXPERIMENTS = TableSchema(
         ("eval_metric", "text"),
         ("score_val", "float"),
         ("model_uri", "text"),
+        # The fit, for comparing experiments (added later: create_tables adds them to older tables).
+        ("best_model", "text"),
+        ("num_rows_train", "integer"),
+        ("time_limit", "float"),
+        ("presets", "text"),
+        ("input_table", "text"),
+        ("params_json", "text"),
     ),
     # One experiment per model per DAG run: a retried or cleared task replaces its row.
     key=("dag_id", "run_id", "model_name"),

@@ -181,7 +181,10 @@ class TrackingHook(BaseHook):
 
     # -- tracking tables ------------------------------------------------------------------------------
     def create_tables(self, schema: str | None = None, tables: Sequence[TableSchema] = TRACKING_TABLES) -> list[str]:
-        """Create every tracking table that is missing; return the qualified names."""
+        """
+        Create every tracking table that is missing, and add the columns a newer version of the package
+        defines to tables an older one created; return the qualified names.
+        """
         d = self.dialect
         names = [d.table(table.name, schema) for table in tables]
         try:
@@ -194,7 +197,28 @@ class TrackingHook(BaseHook):
             # violation on its catalog): fine if the tables are there now.
             for table in tables:
                 self.columns(table.name, schema)
+        for table in tables:
+            self._add_missing_columns(table, schema)
         return names
+
+    def _add_missing_columns(self, table: TableSchema, schema: str | None) -> None:
+        d = self.dialect
+        existing = set(self.columns(table.name, schema))
+        missing = [(c, t) for c, t in table.columns if c not in existing]
+        if not missing:
+            return
+        try:
+            with self.transaction() as conn:
+                cur = conn.cursor()
+                name = d.table(table.name, schema)
+                for column, abstract in missing:
+                    cur.execute(f"ALTER TABLE {name} ADD COLUMN {d.quote(column)} {d.type(abstract)}")
+        except Exception:
+            # Another run added them first: fine if they are there now.
+            still = [c for c, _ in missing if c not in self.columns(table.name, schema)]
+            if still:
+                raise
+        self.log.info("Added columns %s to %s", [c for c, _ in missing], d.table(table.name, schema))
 
     def upsert(
         self, table: TableSchema, rows: dict[str, Any] | Sequence[dict[str, Any]], schema: str | None = None

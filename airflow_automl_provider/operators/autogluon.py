@@ -18,7 +18,7 @@ from airflow_automl_provider.constants import DEFAULT_CHUNK_ROWS, DEFAULT_CONN_I
 from airflow_automl_provider.links import ModelReportLink
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     import pandas as pd
     from airflow.sdk import Context
@@ -30,22 +30,65 @@ if TYPE_CHECKING:
 
 PROBLEM_TYPES = ("binary", "multiclass", "regression", "quantile")
 REFERENCE_PROFILE = "reference_profile.json"
+LEADERBOARD = "leaderboard.json"
+FEATURE_IMPORTANCE = "feature_importance.json"
 # Model families that need torch; skipped (without a warning per model) when torch is absent.
 TORCH_MODEL_TYPES = ["NN_TORCH", "FASTAI", "TABPFNV2", "TABICL", "MITRA", "TABM", "REALMLP"]
 
 
-class _MissingTorchFilter(logging.Filter):
-    """Drop AutoGluon's per-model "Failed to import torch" errors: without torch that is expected."""
+class _DropMessages(logging.Filter):
+    """Drop AutoGluon records that mislead in a task log (see :func:`_autogluon_logging`)."""
+
+    def __init__(self, *needles: str) -> None:
+        super().__init__()
+        self.needles = needles
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "Failed to import torch" not in record.getMessage()
+        message = record.getMessage()
+        return not any(n in message for n in self.needles)
 
 
-def _quiet_missing_torch() -> None:
-    if importlib.util.find_spec("torch") is None:
-        log = logging.getLogger("autogluon.common.utils.resource_utils")
-        if not any(isinstance(f, _MissingTorchFilter) for f in log.filters):
-            log.addFilter(_MissingTorchFilter())
+# logger -> what it says that does not belong in a task log.
+_MISLEADING = {
+    # Without torch, a "Failed to import torch" error per model family is expected (they are excluded).
+    "autogluon.common.utils.resource_utils": ("Failed to import torch",),
+    # The fit saves into a temporary folder that is gone when the task ends; the model store's copy is logged.
+    "autogluon.tabular.predictor.predictor": ("To load, use: predictor = TabularPredictor.load(",),
+}
+
+
+@contextlib.contextmanager
+def _autogluon_logging() -> Iterator[None]:
+    """
+    AutoGluon's progress as ordinary log records, at their own level, while the block runs.
+
+    AutoGluon writes its log to stderr through a handler of its own (and stops propagation), and a
+    supervised Airflow task shows every stderr line as an ERROR; through Python logging the same lines
+    reach the task log at INFO (warnings at WARNING). A real failure still raises and is logged as one.
+    """
+    ag = logging.getLogger("autogluon")
+    streams = [
+        h for h in ag.handlers if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+    ]
+    propagate = ag.propagate
+    filters = []
+    for name, needles in _MISLEADING.items():
+        if name == "autogluon.common.utils.resource_utils" and importlib.util.find_spec("torch") is not None:
+            continue
+        drop = _DropMessages(*needles)
+        logging.getLogger(name).addFilter(drop)
+        filters.append((name, drop))
+    for handler in streams:
+        ag.removeHandler(handler)
+    ag.propagate = True
+    try:
+        yield
+    finally:
+        ag.propagate = propagate
+        for handler in streams:
+            ag.addHandler(handler)
+        for name, drop in filters:
+            logging.getLogger(name).removeFilter(drop)
 
 
 def _as_list(value: str | Sequence[str] | None) -> list[str]:
@@ -55,6 +98,13 @@ def _as_list(value: str | Sequence[str] | None) -> list[str]:
     if isinstance(value, str):
         return [v.strip() for v in value.split(",") if v.strip()]
     return [str(v) for v in value]
+
+
+def _hyperparameters(value: dict[str, Any] | str | None) -> dict[str, Any] | None:
+    """AutoGluon ``hyperparameters`` given as a dict or as JSON text (as a form field gives them)."""
+    if not value:
+        return None
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -212,16 +262,19 @@ class AutoGluonTrainOperator(BaseOperator):
         self.log.info("Training on %s: %d rows, %d columns", table_name, len(df), len(df.columns))
 
         store = ModelStoreHook(base_uri=self.model_store or None)
-        with tempfile.TemporaryDirectory(prefix="automl_train_") as tmp:
+        with _autogluon_logging(), tempfile.TemporaryDirectory(prefix="automl_train_") as tmp:
             predictor, fit_seconds = self._fit(df, tmp + "/predictor", time_limit, problem_type, eval_metric)
             leaderboard = predictor.leaderboard(silent=True)
             importance = self._feature_importance(predictor, df, time_limit)
+            # Kept with the model (the export tables hold only the newest model's), for comparing models.
+            leaderboard_records = _records(leaderboard)
+            importance_records = _records(importance.reset_index(names="feature")) if importance is not None else None
             from airflow_automl_provider.report import data_summary, render_report, validation_curves
 
             validation = _validation_predictions(predictor)
             threshold = predictor.decision_threshold if predictor.problem_type == "binary" else None
             curves = validation_curves(*validation, threshold=threshold) if validation else None
-            result = self._summary(predictor, leaderboard, df, table_name, fit_seconds, curves)
+            result = self._summary(predictor, leaderboard, df, table_name, fit_seconds, curves, time_limit)
             shared_model = str(uuid.uuid4()) if self.share_model else None
             report = render_report(
                 {
@@ -231,8 +284,8 @@ class AutoGluonTrainOperator(BaseOperator):
                     "presets": self.presets,
                     "input_table": table_name,
                 },
-                _records(leaderboard),
-                _records(importance.reset_index(names="feature")) if importance is not None else [],
+                leaderboard_records,
+                importance_records or [],
                 data=data_summary(df, self.target_column),
                 curves=curves,
             )
@@ -252,10 +305,15 @@ class AutoGluonTrainOperator(BaseOperator):
                 },
                 share=bool(self.share_model),
                 report_html=report,
-                extras={REFERENCE_PROFILE: json.dumps(profile)},
+                extras={
+                    REFERENCE_PROFILE: json.dumps(profile),
+                    LEADERBOARD: json.dumps(leaderboard_records),
+                    **({FEATURE_IMPORTANCE: json.dumps(importance_records)} if importance_records is not None else {}),
+                },
                 shared_model=shared_model,
             )
 
+        self.log.info("Saved model %s to %s", self.model_name, manifest["model_uri"])
         if self.export_leaderboard:
             lb = leaderboard.copy()
             lb.insert(0, "model_name", self.model_name)
@@ -287,11 +345,9 @@ class AutoGluonTrainOperator(BaseOperator):
     ) -> tuple[Any, float]:
         from autogluon.tabular import TabularPredictor
 
-        _quiet_missing_torch()
         fit_kwargs: dict[str, Any] = dict(self.fit_kwargs or {})
         if self.hyperparameters:
-            hp = self.hyperparameters
-            fit_kwargs["hyperparameters"] = json.loads(hp) if isinstance(hp, str) else hp
+            fit_kwargs["hyperparameters"] = _hyperparameters(self.hyperparameters)
         elif importlib.util.find_spec("torch") is None:
             fit_kwargs.setdefault("excluded_model_types", TORCH_MODEL_TYPES)
         if self.presets:
@@ -327,6 +383,7 @@ class AutoGluonTrainOperator(BaseOperator):
         table_name: str,
         fit_seconds: float,
         validation_curves: dict[str, Any] | None,
+        time_limit: float | None,
     ) -> dict[str, Any]:
         best = predictor.model_best
         score_val = leaderboard.loc[leaderboard["model"] == best, "score_val"]
@@ -343,6 +400,16 @@ class AutoGluonTrainOperator(BaseOperator):
             "validation_auroc": validation_curves["auroc"] if validation_curves else None,
             "fit_seconds": round(fit_seconds, 3),
             "input_table": table_name,
+            "time_limit": time_limit,
+            "presets": self.presets or None,
+            "fit_params": {
+                "time_limit": time_limit,
+                "presets": self.presets or None,
+                "eval_metric": predictor.eval_metric.name,
+                "problem_type": predictor.problem_type,
+                "ignore_columns": _as_list(self.ignore_columns),
+                "hyperparameters": _hyperparameters(self.hyperparameters),
+            },
         }
 
 
@@ -458,7 +525,8 @@ class AutoGluonPredictOperator(BaseOperator):
         split_table_name(self.output_table, self.output_schema)
         hook = TrackingHook(conn_id=self.conn_id)
         store = ModelStoreHook(base_uri=self.model_store or None)
-        predictor, manifest = store.load(self.model_name or None, self.shared_model or None)
+        with _autogluon_logging():
+            predictor, manifest = store.load(self.model_name or None, self.shared_model or None)
         label = manifest["label"]
         features = manifest["features"]
         window = self._window(context)

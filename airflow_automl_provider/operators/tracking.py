@@ -138,6 +138,12 @@ class TrackExperimentOperator(BaseOperator):
             "eval_metric": trained.get("eval_metric"),
             "score_val": trained.get("score_val"),
             "model_uri": trained.get("model_uri"),
+            "best_model": trained.get("best_model"),
+            "num_rows_train": trained.get("num_rows_train"),
+            "time_limit": trained.get("time_limit"),
+            "presets": _text(trained.get("presets")),
+            "input_table": trained.get("input_table"),
+            "params_json": json.dumps(trained["fit_params"], sort_keys=True) if trained.get("fit_params") else None,
         }
         hook.upsert(EXPERIMENTS, row, self.schema or None)
         self.log.info("Recorded experiment %s in %s", model_name, d.table(EXPERIMENTS.name, self.schema or None))
@@ -226,3 +232,10 @@ class RecordEvaluationOperator(BaseOperator):
         hook.upsert(EVAL_RESULTS, row, self.schema or None)
         self.log.info("Recorded evaluation of %s on %s: %s", self.model_name, self.test_table, metrics)
         return {"model_name": self.model_name, "test_table": self.test_table, "auroc": row["auroc"]}
+
+
+def _text(value: Any) -> str | None:
+    """A presets list (AutoGluon takes one) as comma-separated text."""
+    if value is None or value == "":
+        return None
+    return ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)

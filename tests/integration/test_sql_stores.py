@@ -33,6 +33,25 @@ def test_tracking_tables_are_created_once_and_upserts_are_retry_safe(db):
     assert {EXPERIMENTS.name, EVAL_RESULTS.name} <= hook.table_names(schema)
 
 
+def test_tables_of_an_older_version_gain_the_new_columns(db):
+    """A tracking table made before a column was added gets it from create_tables, rows kept."""
+    conn_id, schema = db
+    hook = TrackingHook(conn_id=conn_id)
+    d = hook.dialect
+    old = [(c, t) for c, t in EXPERIMENTS.columns if c not in ("best_model", "presets", "params_json")]
+    name = d.table(EXPERIMENTS.name, schema)
+    with hook.transaction() as conn:
+        conn.cursor().execute(f"DROP TABLE IF EXISTS {name}")
+        conn.cursor().execute(d.create_table_sql(EXPERIMENTS.name, old, schema, if_not_exists=False))
+    hook.upsert(EXPERIMENTS, {"dag_id": "d", "run_id": "old", "model_name": "m"}, schema)
+    assert "best_model" not in hook.columns(EXPERIMENTS.name, schema)
+    hook.create_tables(schema)
+    assert sorted(hook.columns(EXPERIMENTS.name, schema)) == sorted(EXPERIMENTS.column_names)
+    hook.upsert(EXPERIMENTS, {"dag_id": "d", "run_id": "new", "model_name": "m", "best_model": "LightGBM"}, schema)
+    rows = hook.query(f"SELECT run_id, best_model FROM {name} ORDER BY run_id")
+    assert rows == [("new", "LightGBM"), ("old", None)]
+
+
 def test_auroc_in_sql_equals_sklearn_with_many_ties(db):
     conn_id, schema = db
     rng = np.random.default_rng(11)

@@ -1,0 +1,54 @@
+"""AutoGluon's progress reaches the task log as log records at their own level, not as stderr (ERROR) lines."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+
+class _Keep(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_autogluon_records_go_through_logging_not_stderr(capfd):
+    import autogluon.tabular  # noqa: F401 (installs AutoGluon's own stderr handler, as in a task)
+
+    from airflow_automl_provider.operators.autogluon import _autogluon_logging
+
+    ag = logging.getLogger("autogluon")
+    predictor_log = logging.getLogger("autogluon.tabular.predictor.predictor")
+    before = (list(ag.handlers), ag.propagate)
+    assert any(isinstance(h, logging.StreamHandler) for h in ag.handlers) and not ag.propagate
+
+    keep = _Keep()
+    logging.getLogger().addHandler(keep)  # where the task runner's log handler is
+    with _autogluon_logging():
+        predictor_log.log(20, "Fitting model: LightGBM ...")
+        predictor_log.log(30, "Warning: something to look at")
+        predictor_log.log(20, 'TabularPredictor saved. To load, use: predictor = TabularPredictor.load("/tmp/x")')
+    logging.getLogger().removeHandler(keep)
+    records = [(r.name, r.levelno, r.getMessage()) for r in keep.records if r.name.startswith("autogluon")]
+    assert records == [
+        ("autogluon.tabular.predictor.predictor", 20, "Fitting model: LightGBM ..."),
+        ("autogluon.tabular.predictor.predictor", 30, "Warning: something to look at"),
+    ]
+    assert "Fitting model" not in capfd.readouterr().err  # nothing on stderr: no ERROR line in a task log
+    # Restored afterwards: AutoGluon outside a task behaves as it always did.
+    assert (list(ag.handlers), ag.propagate) == before
+    assert predictor_log.filters == []
+
+
+def test_a_failure_inside_still_raises():
+    from airflow_automl_provider.operators.autogluon import _autogluon_logging
+
+    with pytest.raises(RuntimeError, match="boom"), _autogluon_logging():
+        raise RuntimeError("boom")
+    assert not logging.getLogger("autogluon").propagate
