@@ -25,6 +25,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_automl_provider.operators.autogluon",
                     "airflow_automl_provider.operators.tracking",
                     "airflow_automl_provider.operators.evaluation",
+                    "airflow_automl_provider.operators.drift",
                     "airflow_automl_provider.operators.monitoring",
                 ],
             }
@@ -88,6 +89,47 @@ def get_provider_info() -> dict[str, Any]:
                         "type": "string",
                         "example": "Europe/Paris",
                         "default": "UTC",
+                    },
+                    "train_pool": {
+                        "description": (
+                            "Pool of the experiment DAG's train task, read when the DAG file is parsed. Empty: "
+                            "default_pool. A named pool must exist (airflow pools set NAME SLOTS DESCRIPTION): a task "
+                            "whose pool is missing is never scheduled."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "automl_training",
+                        "default": "",
+                    },
+                    "train_queue": {
+                        "description": (
+                            "Executor queue of the experiment DAG's train task (Celery workers started with "
+                            "--queues default,QUEUE take it), read when the DAG file is parsed. Empty: the default queue."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "automl",
+                        "default": "",
+                    },
+                    "train_task_mem": {
+                        "description": (
+                            "Memory the KubernetesExecutor's pod of the train task requests and is limited to "
+                            "(digdag's docker.task_mem). Empty: no pod override."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "16Gi",
+                        "default": "",
+                    },
+                    "mail_dir": {
+                        "description": (
+                            "Folder of e-mails caught by a local mail catcher, one .eml file each (make airflow sets "
+                            "it); the AutoML UI lists them on its Mail page. Empty: no Mail page."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/opt/airflow/mail",
+                        "default": "",
                     },
                     "model_store_conn_id": {
                         "description": "Airflow connection used to reach a remote model store (s3, gs, ...).",
