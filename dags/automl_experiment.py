@@ -105,7 +105,7 @@ with DAG(
         input_schema="{{ params.input_database or '' }}",
         output_schema="{{ params.output_database or '' }}",
         target_column="{{ params.target_column }}",
-        model_name="{{ ('automl_model_' ~ run_id) | model_name }}",
+        model_name="{{ run_id | model_name('automl_model_') }}",
         time_limit="{{ params.fit_time_limit }}",
         eval_metric="{{ params.eval_metric or '' }}",
         presets="{{ params.presets }}",
