@@ -1,64 +1,72 @@
 """
 The AutoML pages inside the Airflow UI: a FastAPI app mounted by the plugin under ``/automl``.
 
-Server-rendered HTML with inline SVG charts (no JavaScript, no external assets). Every route needs an
-authenticated Airflow user: the app depends on Airflow's own ``get_user`` (a ``Authorization: Bearer``
-JWT, or the ``_token`` cookie the Airflow UI sets, which the UI's iframe sends). Plugin apps are not
-authenticated by Airflow itself, so this dependency is what protects them.
+Pages are rendered on the server from Jinja2 templates (``templates/``, autoescaped); charts are plotly figures
+built on the server and drawn by plotly's offline bundle, which this app serves itself (no CDN, no network).
+Every route needs an authenticated Airflow user: the app depends on Airflow's own ``get_user`` (a
+``Authorization: Bearer`` JWT, or the ``_token`` cookie the Airflow UI sets, which the UI's iframe sends).
+Plugin apps are not authenticated by Airflow itself, so this dependency is what protects them.
 """
 
 from __future__ import annotations
 
-import base64
+import functools
+import gzip
 import hashlib
+import json
 import logging
 from collections import defaultdict
-from datetime import UTC
-from html import escape
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from airflow_automl_provider.hooks.model_store import REPORT, ModelStoreHook, validate_model_name
+from airflow_automl_provider.hooks.model_store import ModelNotFoundError, ModelStoreHook, validate_model_name
 from airflow_automl_provider.plugins import charts
 from airflow_automl_provider.plugins.data import (
+    MAX_COMPARE,
     MAX_ROWS,
+    SORT_KEYS,
     InvalidFilterError,
+    MailNotFoundError,
     Settings,
     TrackingReader,
+    list_mail,
+    mail_dir,
     parse_date,
+    parse_sort,
     parse_threshold,
     parse_user,
+    read_mail,
+    sort_experiments,
+    stored_model,
 )
 from airflow_automl_provider.schemas import EVAL_RESULTS, EXPERIMENTS
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Sequence
 
 log = logging.getLogger(__name__)
 
 URL_PREFIX = "/automl"
-# The Airflow UI shows the pages in a frame sandboxed without ``allow-top-navigation``, so a plain
-# ``target="_top"`` link (to a DAG run in the Airflow UI) would be blocked there. This one script, allowed by
-# its hash and nothing else, follows such links through an anchor of the (same-origin) top document.
-TOP_LINKS_JS = (
-    "if(window.top!==window)document.addEventListener('click',function(e){"
-    "var a=e.target.closest&&e.target.closest('a[target=\"_top\"]');if(!a)return;"
-    "try{var d=window.top.document,t=d.createElement('a');t.href=a.href;d.body.appendChild(t);t.click();t.remove();"
-    "e.preventDefault();}catch(err){}});"
-)
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+STATIC_FILES = {"automl.css": "text/css; charset=utf-8", "automl.js": "text/javascript; charset=utf-8"}
+PLOTLY_FILE = "plotly.min.js"
+# Static URLs carry a version (a content hash, plotly's version), so browsers may keep them for a year.
+LONG_CACHE = "private, max-age=31536000, immutable"
+# Scripts only from this app (plotly's bundle and automl.js); plotly sets inline styles; images only inline.
 CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
-    "frame-ancestors 'self'; base-uri 'none'; "
-    f"script-src 'sha256-{base64.b64encode(hashlib.sha256(TOP_LINKS_JS.encode()).digest()).decode()}'"
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; form-action 'self'; frame-ancestors 'self'; base-uri 'none'"
 )
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'; base-uri 'none'"
-HINT_NO_TABLES = (
-    "No tracking tables yet on connection {conn!r}: run the <b>automl_experiment</b> DAG first "
-    "(its <code>create_tables</code> task creates them)."
-)
+LEADERBOARD_TOP = 5
 
 
 async def _authenticated_user(request: Request) -> Any:
@@ -78,43 +86,83 @@ app = FastAPI(
 )
 
 
-@app.exception_handler(HTTPException)
-async def _http_error(request: Request, exc: HTTPException) -> Response:
-    """A browser without a valid session goes to Airflow's login page (and back); anything else gets JSON."""
-    if exc.status_code in (401, 403) and "text/html" in request.headers.get("accept", ""):
-        try:
-            from airflow.api_fastapi.app import get_auth_manager
-
-            login = get_auth_manager().get_url_login(next_url=str(request.url))
-        except Exception:  # no auth manager: fall through to the plain answer
-            log.debug("No login URL", exc_info=True)
-        else:
-            return RedirectResponse(login, status_code=303)
-    if "text/html" in request.headers.get("accept", ""):
-        return _html(request, f"Error {exc.status_code}", f'<p class="error">{escape(str(exc.detail))}</p>', "")
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+# -- formatting (Jinja2 filters) ------------------------------------------------------------------------------
 
 
-# -- layout ------------------------------------------------------------------------------------------------
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
-STYLE = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:0;color:#1d1d1f;
-background:#fff}
-header{display:flex;gap:18px;align-items:center;padding:10px 20px;border-bottom:1px solid #ddd;background:#f7f8fa}
-header b{font-size:16px}header a{color:#0b5cad;text-decoration:none;padding:4px 8px;border-radius:4px}
-header a.active{background:#0b5cad;color:#fff}
-main{padding:16px 20px}h1{font-size:20px;margin:4px 0 12px}h2{font-size:16px;margin:22px 0 8px}
-table{border-collapse:collapse;font-size:13px;margin:6px 0}
-th,td{border-bottom:1px solid #e3e3e3;padding:5px 9px;text-align:left;vertical-align:top;white-space:nowrap}
-th{background:#f3f4f6;font-weight:600}tr:hover td{background:#fafbff}td.num{text-align:right;font-variant-numeric:tabular-nums}
-a{color:#0b5cad}form.filters{display:flex;flex-wrap:wrap;gap:10px;align-items:end;margin:0 0 12px}
-form.filters label{display:flex;flex-direction:column;font-size:12px;color:#555;gap:2px}
-form.filters input,form.filters select{font:inherit;padding:3px 5px}
-.hint{background:#fff8e1;border:1px solid #f1d27a;padding:10px 12px;border-radius:4px;max-width:900px}
-.error{background:#fdecea;border:1px solid #f5a9a3;padding:10px 12px;border-radius:4px;max-width:900px}
-.muted{color:#666}.empty{color:#666;font-style:italic}.bad{color:#b00020;font-weight:600}.ok{color:#1b7f3b}
-.chart{max-width:100%;height:auto;border:1px solid #eee;background:#fff}
-"""
+
+def fmt_score(value: Any, digits: int = 4) -> str:
+    """A score with 4 decimals; empty when there is none."""
+    number = _number(value)
+    return "" if number is None else f"{number:.{digits}f}"
+
+
+def fmt_count(value: Any) -> str:
+    """A count with thousands separators."""
+    number = _number(value)
+    if number is None:
+        return ""
+    return f"{int(number):,}" if number.is_integer() else f"{number:,.2f}"
+
+
+def fmt_seconds(value: Any, digits: int = 0) -> str:
+    number = _number(value)
+    return "" if number is None else f"{number:,.{digits}f} s"
+
+
+def fmt_utc(value: Any, fallback: Any = None) -> str:
+    """A time as ``YYYY-MM-DD HH:MM UTC`` (what cannot be read as one: as stored)."""
+    if isinstance(value, datetime):
+        when = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return when.strftime("%Y-%m-%d %H:%M UTC")
+    return "" if fallback is None else str(fallback)
+
+
+def urlpart(value: Any) -> str:
+    """One URL path segment (names are validated too, but quoting keeps any value a single segment)."""
+    return quote(str(value), safe="")
+
+
+@functools.cache
+def _env() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(score=fmt_score, count=fmt_count, seconds=fmt_seconds, utc=fmt_utc, urlpart=urlpart)
+    return env
+
+
+@functools.cache
+def _static_version(name: str) -> str:
+    if name == PLOTLY_FILE:
+        from importlib.metadata import version
+
+        return version("plotly")
+    return hashlib.sha256((STATIC / name).read_bytes()).hexdigest()[:12]
+
+
+@functools.cache
+def _plotly_bundle() -> tuple[bytes, bytes]:
+    """plotly.js from the installed plotly package (its offline bundle), and gzipped once."""
+    from plotly.offline import get_plotlyjs
+
+    body = get_plotlyjs().encode()
+    return body, gzip.compress(body, compresslevel=6)
+
+
+# -- rendering ------------------------------------------------------------------------------------------------
 
 
 def _base(request: Request) -> str:
@@ -127,58 +175,88 @@ def _airflow_base(request: Request) -> str:
     return _base(request).removesuffix(URL_PREFIX)
 
 
-def _html(request: Request, title: str, body: str, active: str, status_code: int = 200) -> HTMLResponse:
+def _render(
+    request: Request,
+    template: str,
+    *,
+    title: str,
+    active: str = "",
+    crumbs: Sequence[tuple[str, str | None]] = (),
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """A page from a template inside ``base.html`` (navigation, breadcrumbs), with the pages' CSP."""
     base = _base(request)
-    nav = "".join(
-        f'<a href="{base}/{slug}"{" class=active" if slug == active else ""}>{label}</a>'
-        for slug, label in (("experiments", "Experiments"), ("monitoring", "Monitoring"))
+    nav = [("experiments", "Experiments"), ("monitoring", "Monitoring")]
+    if mail_dir():
+        nav.append(("mail", "Mail"))
+
+    def static_url(name: str) -> str:
+        return f"{base}/static/{name}?v={_static_version(name)}"
+
+    html = (
+        _env()
+        .get_template(template)
+        .render(
+            base=base,
+            airflow_base=_airflow_base(request),
+            title=title,
+            nav=[{"href": f"{base}/{slug}", "label": label, "active": slug == active} for slug, label in nav],
+            breadcrumbs=[("AutoML", f"{base}/experiments"), *crumbs],
+            static_url=static_url,
+            plotly_url=static_url(PLOTLY_FILE),
+            uses_charts=context.pop("uses_charts", False),
+            **context,
+        )
     )
-    page = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{escape(title)} - AutoML</title><style>{STYLE}</style><script>{TOP_LINKS_JS}</script></head>"
-        f"<body><header><b>AutoML</b>{nav}</header><main><h1>{escape(title)}</h1>{body}</main></body></html>"
+    return HTMLResponse(html, status_code=status_code, headers={"Content-Security-Policy": CSP})
+
+
+def _message(
+    request: Request,
+    title: str,
+    kind: str,
+    message: str = "",
+    *,
+    active: str = "",
+    status_code: int = 200,
+    back: tuple[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    """A page with one message: ``kind`` is ``no_tables``, ``database``, ``hint`` or ``error``."""
+    return _render(
+        request,
+        "message.html",
+        title=title,
+        active=active,
+        crumbs=[(title, None)],
+        status_code=status_code,
+        kind=kind,
+        message=message,
+        back=back,
+        **context,
     )
-    return HTMLResponse(page, status_code=status_code, headers={"Content-Security-Policy": CSP})
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], css_class: str) -> str:
-    """A table; cells are already-escaped HTML."""
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(rows_cell for rows_cell in row) + "</tr>" for row in rows)
-    return f'<table class="{css_class}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+@app.exception_handler(HTTPException)
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    """A browser without a valid session goes to Airflow's login page (and back); anything else gets JSON."""
+    wants_html = "text/html" in request.headers.get("accept", "")
+    if exc.status_code in (401, 403) and wants_html:
+        try:
+            from airflow.api_fastapi.app import get_auth_manager
+
+            login = get_auth_manager().get_url_login(next_url=str(request.url))
+        except Exception:  # no auth manager: fall through to the plain answer
+            log.debug("No login URL", exc_info=True)
+        else:
+            return RedirectResponse(login, status_code=303)
+    if wants_html:
+        return _message(request, f"Error {exc.status_code}", "error", str(exc.detail), status_code=exc.status_code)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
-def _td(text: Any, num: bool = False) -> str:
-    return f'<td class="num">{escape(str(text))}</td>' if num else f"<td>{escape(str(text))}</td>"
-
-
-def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
-def _when(row: dict[str, Any]) -> str:
-    dt = row.get("session_dt")
-    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if dt else str(row.get("session_time") or "")
-
-
-def _model_link(request: Request, name: str | None) -> str:
-    if not name:
-        return "<td></td>"
-    return f'<td><a class="model" href="{_base(request)}/models/{quote(name, safe="")}">{escape(name)}</a></td>'
-
-
-def _run_link(request: Request, dag_id: str | None, run_id: str | None) -> str:
-    if not dag_id or not run_id:
-        return "<td></td>"
-    href = f"{_airflow_base(request)}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
-    return f'<td><a class="run" href="{escape(href)}" target="_top">{escape(run_id)}</a></td>'
-
-
-def _settings_or_error(request: Request) -> Settings:
+def _settings() -> Settings:
     try:
         return Settings.from_config()
     except ValueError as err:
@@ -187,19 +265,37 @@ def _settings_or_error(request: Request) -> Settings:
 
 def _database_error(request: Request, settings: Settings, title: str, active: str, err: Exception) -> HTMLResponse:
     log.warning("AutoML UI cannot read connection %s: %s", settings.conn_id, err)
-    body = (
-        f'<p class="error">Cannot read the tracking tables through connection <code>{escape(settings.conn_id)}</code>: '
-        f"{escape(str(err))}</p><p class=muted>Set <code>[automl] ui_conn_id</code> to a common-sql connection "
-        "that holds them.</p>"
-    )
-    return _html(request, title, body, active, status_code=503)
+    return _message(request, title, "database", str(err), active=active, status_code=503, conn_id=settings.conn_id)
 
 
-def _bad_filter(request: Request, title: str, active: str, err: Exception) -> HTMLResponse:
-    return _html(request, title, f'<p class="error">{escape(str(err))}</p>', active, status_code=400)
+def _no_tables(request: Request, settings: Settings, title: str, active: str) -> HTMLResponse:
+    return _message(request, title, "no_tables", active=active, conn_id=settings.conn_id)
 
 
-# -- pages -------------------------------------------------------------------------------------------------
+def _bad_filter(request: Request, title: str, active: str, err: Exception, back: tuple[str, str]) -> HTMLResponse:
+    return _message(request, title, "error", str(err), active=active, status_code=400, back=back)
+
+
+# -- static files ---------------------------------------------------------------------------------------------
+
+
+@app.get("/static/{name}", include_in_schema=False)
+def static_file(request: Request, name: str) -> Response:
+    """The pages' stylesheet and script, and plotly's offline bundle (gzipped when the browser accepts it)."""
+    headers = {"Cache-Control": LONG_CACHE, "X-Content-Type-Options": "nosniff"}
+    if name == PLOTLY_FILE:
+        body, packed = _plotly_bundle()
+        headers["Vary"] = "Accept-Encoding"
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            headers["Content-Encoding"] = "gzip"
+            body = packed
+        return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)
+    if name not in STATIC_FILES:
+        raise HTTPException(404, "No such file.")
+    return Response((STATIC / name).read_bytes(), media_type=STATIC_FILES[name], headers=headers)
+
+
+# -- pages ----------------------------------------------------------------------------------------------------
 
 
 @app.get("/", include_in_schema=False)
@@ -214,16 +310,20 @@ def experiments_page(
     user: str | None = None,
     date_from: str | None = None,
     date_to: str | None = None,
+    sort: str | None = None,
+    dir: str | None = None,  # noqa: A002 - the query parameter's name
 ) -> HTMLResponse:
-    """``automl_experiments``, newest first, filtered by model, user and date (``date_to`` inclusive)."""
+    """``automl_experiments`` with each run's test AUROC, filtered by model, user and date, sortable by column."""
     title = "Experiments"
-    settings = _settings_or_error(request)
+    base = _base(request)
+    settings = _settings()
     try:
         model = validate_model_name(model) if model else None
         user = parse_user(user)
         start, end = parse_date(date_from, "start date"), parse_date(date_to, "end date")
+        column, descending = parse_sort(sort, dir)
     except (InvalidFilterError, ValueError) as err:
-        return _bad_filter(request, title, "experiments", err)
+        return _bad_filter(request, title, "experiments", err, ("All experiments", f"{base}/experiments"))
     reader = TrackingReader(settings)
     try:
         rows = reader.experiments(model, user, start, end)
@@ -232,105 +332,200 @@ def experiments_page(
     except Exception as err:
         return _database_error(request, settings, title, "experiments", err)
     if rows is None:
-        return _html(
-            request, title, f'<p class="hint">{HINT_NO_TABLES.format(conn=escape(settings.conn_id))}</p>', "experiments"
+        return _no_tables(request, settings, title, "experiments")
+    filters = {
+        "model": model or "",
+        "user": user or "",
+        "date_from": start.isoformat() if start else "",
+        "date_to": end.isoformat() if end else "",
+    }
+    kept = {k: v for k, v in filters.items() if v}
+    links = {}
+    for key in SORT_KEYS:
+        _, default_desc = parse_sort(key, None)
+        desc = not descending if key == column else default_desc
+        links[key] = f"{base}/experiments?{urlencode({**kept, 'sort': key, 'dir': 'desc' if desc else 'asc'})}"
+    labels = {
+        "time": "session time",
+        "model": "model",
+        "user": "user",
+        "test_auroc": "test AUROC",
+        "validation": "validation score",
+        "time_limit": "time limit",
+        "presets": "presets",
+        "best_model": "best model",
+        "rows": "training rows",
+    }
+    return _render(
+        request,
+        "experiments.html",
+        title=title,
+        active="experiments",
+        crumbs=[(title, None)],
+        rows=sort_experiments(rows, column, descending),
+        truncated=len(rows) >= MAX_ROWS,
+        max_rows=MAX_ROWS,
+        models=models,
+        users=users,
+        filters=filters,
+        sorting={"column": column, "descending": descending, "links": links, "label": labels[column]},
+    )
+
+
+def _param_text(value: Any) -> str:
+    if value is None or value == "":
+        return "not recorded"
+    if isinstance(value, float):
+        return fmt_score(value) if abs(value) < 1000 else fmt_count(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return fmt_count(value)
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+
+
+def _compare_rows(columns: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    """The compare table: one row per measure or parameter, one cell per model (plain text)."""
+
+    def pick(c: dict[str, Any], key: str) -> Any:
+        exp = c["experiment"] or {}
+        value = exp.get(key)
+        if value in (None, "") and c["manifest"]:
+            value = c["manifest"].get(key)  # older tracking tables: what the model store recorded
+        return value
+
+    def validation(c: dict[str, Any]) -> str:
+        score, metric = pick(c, "score_val"), pick(c, "eval_metric")
+        return "not recorded" if score is None else f"{metric or 'score'} {fmt_score(score)}"
+
+    def test(c: dict[str, Any]) -> str:
+        exp = c["experiment"] or {}
+        if exp.get("test_auroc") is None:
+            return "not recorded"
+        return f"{fmt_score(exp['test_auroc'])} on {exp.get('test_table') or '?'}"
+
+    def when(c: dict[str, Any]) -> str:
+        exp = c["experiment"] or {}
+        return fmt_utc(exp.get("session_dt"), exp.get("session_time")) or "not recorded"
+
+    rows: list[tuple[str, list[str]]] = [
+        ("Session time", [when(c) for c in columns]),
+        ("User", [_param_text(pick(c, "user_id")) for c in columns]),
+        ("Problem type", [_param_text(pick(c, "problem_type")) for c in columns]),
+        ("Validation", [validation(c) for c in columns]),
+        ("Test AUROC", [test(c) for c in columns]),
+        ("Best model", [_param_text(pick(c, "best_model")) for c in columns]),
+        ("Training rows", [fmt_count(pick(c, "num_rows_train")) or "not recorded" for c in columns]),
+        ("Time limit", [fmt_seconds(pick(c, "time_limit")) or "not recorded" for c in columns]),
+        ("Presets", [_param_text(pick(c, "presets")) for c in columns]),
+        ("Input table", [_param_text(pick(c, "input_table")) for c in columns]),
+    ]
+    features = [(c["manifest"] or {}).get("features") for c in columns]
+    if any(features):
+        rows.append(("Features", [fmt_count(len(f)) if f else "not recorded" for f in features]))
+    params = [(c["experiment"] or {}).get("params") or None for c in columns]
+    for key in sorted({k for p in params if p for k in p}):
+        # A parameter recorded as null is AutoGluon's default; a model without recorded parameters says so.
+        rows.append(
+            (
+                f"param: {key}",
+                [
+                    "not recorded" if p is None else "default" if p.get(key) is None else _param_text(p[key])
+                    for p in params
+                ],
+            )
         )
+    return rows
 
-    def options(values: list[str], chosen: str | None) -> str:
-        return '<option value="">(all)</option>' + "".join(
-            f'<option value="{escape(v)}"{" selected" if v == chosen else ""}>{escape(v)}</option>' for v in values
+
+@app.get("/compare", response_class=HTMLResponse)
+def compare_page(request: Request, model: list[str] = Query(default=[])) -> HTMLResponse:  # noqa: B008
+    """Two or more models side by side: parameters, measures, leaderboard top and feature importance."""
+    title = "Compare models"
+    base = _base(request)
+    back = ("Back to the experiments", f"{base}/experiments")
+    settings = _settings()
+    try:
+        names = list(dict.fromkeys(validate_model_name(m) for m in model if m))
+    except ValueError as err:
+        return _bad_filter(request, title, "experiments", err, back)
+    if len(names) < 2:
+        return _bad_filter(
+            request, title, "experiments", InvalidFilterError("Select two or more models to compare."), back
         )
-
-    form = (
-        f'<form class="filters" method="get" action="{_base(request)}/experiments">'
-        f'<label>Model<select name="model">{options(models, model)}</select></label>'
-        f'<label>User<select name="user">{options(users, user)}</select></label>'
-        f'<label>From<input type="date" name="date_from" value="{escape(start.isoformat() if start else "")}"></label>'
-        f'<label>To<input type="date" name="date_to" value="{escape(end.isoformat() if end else "")}"></label>'
-        f'<button type="submit">Filter</button> <a href="{_base(request)}/experiments">clear</a></form>'
+    if len(names) > MAX_COMPARE:
+        return _bad_filter(
+            request,
+            title,
+            "experiments",
+            InvalidFilterError(f"Select at most {MAX_COMPARE} models to compare (got {len(names)})."),
+            back,
+        )
+    reader = TrackingReader(settings)
+    columns = []
+    try:
+        for name in names:
+            rows = reader.experiments(model=name, limit=1)
+            if rows is None:
+                return _no_tables(request, settings, title, "experiments")
+            stored = stored_model(name)
+            columns.append(
+                {
+                    "name": name,
+                    "experiment": rows[0] if rows else None,
+                    "manifest": stored.manifest,
+                    "leaderboard": stored.leaderboard,
+                    "feature_importance": stored.feature_importance,
+                    "problems": stored.problems,
+                }
+            )
+    except Exception as err:
+        return _database_error(request, settings, title, "experiments", err)
+    if not any(c["experiment"] or c["manifest"] for c in columns):
+        return _message(
+            request,
+            title,
+            "error",
+            "None of these models is tracked or in the model store.",
+            status_code=404,
+            back=back,
+        )
+    importance = charts.importance_chart(
+        {c["name"]: c["feature_importance"] for c in columns if c["feature_importance"]}
     )
-    table = _table(
-        ["Session time", "Model", "User", "Problem", "Metric", "Validation score", "Report", "DAG run", "Try"],
-        (
-            [
-                _td(_when(r)),
-                _model_link(request, r["model_name"]),
-                _td(r["user_id"] or ""),
-                _td(r["problem_type"] or ""),
-                _td(r["eval_metric"] or ""),
-                _td(_fmt(r["score_val"]), num=True),
-                (
-                    f'<td><a class="report" href="{_base(request)}/models/{quote(r["model_name"], safe="")}/report">'
-                    "report</a></td>"
-                    if r["notebook_url"] and r["model_name"]
-                    else "<td></td>"
-                ),
-                _run_link(request, r["dag_id"], r["run_id"]),
-                _td(r["try_number"] if r["try_number"] is not None else "", num=True),
-            ]
-            for r in rows
-        ),
-        "experiments",
-    )
-    note = f'<p class="muted">{len(rows)} experiment(s), newest first.'
-    if len(rows) >= MAX_ROWS:
-        note += f" Only the newest {MAX_ROWS} are shown: narrow the filters."
-    note += "</p>"
-    return _html(
-        request, title, form + note + (table if rows else '<p class="empty">No experiments match.</p>'), "experiments"
+    return _render(
+        request,
+        "compare.html",
+        title=title,
+        active="experiments",
+        crumbs=[("Experiments", f"{base}/experiments"), (title, None)],
+        models=[_Obj(c) for c in columns],
+        table_rows=_compare_rows(columns),
+        top_n=LEADERBOARD_TOP,
+        importance_chart=importance,
+        uses_charts=importance is not None,
     )
 
 
-def _points(rows: Sequence[dict[str, Any]]) -> dict[str, list[charts.Point]]:
-    series: dict[str, list[charts.Point]] = defaultdict(list)
-    for r in rows:
-        if r["session_dt"] is None:
-            continue
-        label = f"{r['model_name']} on {r['test_table']}, {_when(r)}: AUROC {_fmt(r['auroc']) or 'n/a'}"
-        if r["status"] and r["status"] != "ok":
-            label += f" ({r['status']})"
-        if r["alerted"]:
-            label += " - alerted"
-        series[str(r["model_name"])].append(charts.Point(r["session_dt"], r["auroc"], r["alerted"], label))
-    return dict(series)
+class _Obj(dict):
+    """A dict whose keys templates read as attributes, without clashing with dict methods (``c.items``)."""
 
-
-def _eval_table(request: Request, rows: Sequence[dict[str, Any]], with_model: bool) -> str:
-    headers = ["Session time", *(["Model"] if with_model else []), "Test table", "AUROC", "PR AUC", "Accuracy"]
-    headers += ["Rows", "Positives", "Status", "Alerted", "DAG run"]
-    return _table(
-        headers,
-        (
-            [
-                _td(_when(r)),
-                *([_model_link(request, r["model_name"])] if with_model else []),
-                _td(r["test_table"] or ""),
-                _td(_fmt(r["auroc"]), num=True),
-                _td(_fmt(r["pr_auc"]), num=True),
-                _td(_fmt(r["accuracy"]), num=True),
-                _td(_fmt(r["num_rows"]), num=True),
-                _td(_fmt(r["positives"]), num=True),
-                _td(r["status"] or ""),
-                '<td class="bad">yes</td>' if r["alerted"] else '<td class="ok">no</td>',
-                _run_link(request, r["dag_id"], r["run_id"]),
-            ]
-            for r in reversed(rows)  # newest first
-        ),
-        "evaluations",
-    )
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
 
 
 @app.get("/models/{model_name}", response_class=HTMLResponse)
-def model_page(request: Request, model_name: str, threshold: str | None = None) -> HTMLResponse:
+def model_page(request: Request, model_name: str) -> HTMLResponse:
     """One model: its experiments and report, its evaluations over time, its data drift."""
     title = f"Model {model_name}"
-    settings = _settings_or_error(request)
+    base = _base(request)
+    settings = _settings()
     try:
         model_name = validate_model_name(model_name)
-        limit = parse_threshold(threshold, settings.threshold)
-    except (InvalidFilterError, ValueError) as err:
-        return _bad_filter(request, "Model", "", err)
-    reader = TrackingReader(Settings(settings.conn_id, settings.schema, limit))
+    except ValueError as err:
+        return _bad_filter(request, "Model", "", err, ("All experiments", f"{base}/experiments"))
+    reader = TrackingReader(settings)
     try:
         exps = reader.experiments(model=model_name)
         evals = reader.evaluations(model=model_name)
@@ -338,76 +533,42 @@ def model_page(request: Request, model_name: str, threshold: str | None = None) 
     except Exception as err:
         return _database_error(request, settings, title, "", err)
     if exps is None and evals is None:
-        return _html(request, title, f'<p class="hint">{HINT_NO_TABLES.format(conn=escape(settings.conn_id))}</p>', "")
+        return _no_tables(request, settings, title, "")
     if not exps and not evals and not drift:
-        return _html(
-            request, title, f'<p class="error">No model {escape(model_name)!s} in the tracking tables.</p>', "", 404
+        return _message(
+            request,
+            title,
+            "error",
+            f"No model {model_name} in the tracking tables.",
+            status_code=404,
+            back=("All experiments", f"{base}/experiments"),
         )
-    base = _base(request)
-    parts = []
-    if exps:
-        latest = exps[0]
-        parts.append(
-            f'<p><a class="report" href="{base}/models/{quote(model_name, safe="")}/report">Model report</a>'
-            f" &middot; trained {escape(_when(latest))} by {escape(str(latest['user_id'] or '?'))} &middot; "
-            f"{escape(str(latest['problem_type'] or ''))}, validation {escape(str(latest['eval_metric'] or 'score'))} "
-            f"{escape(_fmt(latest['score_val']))}"
-            f"{' &middot; shared id <code>' + escape(latest['shared_model']) + '</code>' if latest['shared_model'] else ''}</p>"
-        )
-        parts.append("<h2>Experiments</h2>")
-        parts.append(
-            _table(
-                ["Session time", "User", "Validation score", "DAG run"],
-                (
-                    [
-                        _td(_when(r)),
-                        _td(r["user_id"] or ""),
-                        _td(_fmt(r["score_val"]), num=True),
-                        _run_link(request, r["dag_id"], r["run_id"]),
-                    ]
-                    for r in exps
-                ),
-                "experiments",
-            )
-        )
-    parts.append("<h2>Evaluations over time</h2>")
-    if evals:
-        parts.append(charts.auroc_chart(_points(evals), limit))
-        parts.append(_eval_table(request, evals, with_model=False))
-    else:
-        parts.append('<p class="empty">No evaluations recorded.</p>')
-    parts.append("<h2>Data drift</h2>")
+    drift_latest: list[dict[str, Any]] = []
+    latest_time = None
     if drift:
-        parts.append(charts.drift_heatmap(charts.heatmap_cells(drift)))
-        last = max(r["session_dt"] for r in drift if r["session_dt"]) if any(r["session_dt"] for r in drift) else None
-        latest_rows = [r for r in drift if r["session_dt"] == last]
-        parts.append(f"<p class=muted>Latest run ({escape(_when(latest_rows[0]) if latest_rows else '')}):</p>")
-        parts.append(
-            _table(
-                ["Feature", "Kind", "Statistic", "Value", "Threshold", "Drifted", "PSI", "Test", "p-value", "Rows"],
-                (
-                    [
-                        _td(r["feature"]),
-                        _td(r["kind"] or ""),
-                        _td(r["statistic"] or ""),
-                        _td(_fmt(r["value"]), True),
-                        _td(_fmt(r["threshold"]), True),
-                        '<td class="bad">yes</td>' if r["drifted"] else '<td class="ok">no</td>',
-                        _td(_fmt(r["psi"]), True),
-                        _td(r["test"] or ""),
-                        _td(_fmt(r["p_value"]), True),
-                        _td(_fmt(r["batch_rows"]), True),
-                    ]
-                    for r in sorted(latest_rows, key=lambda r: (not r["drifted"], str(r["feature"])))
-                ),
-                "drift",
-            )
+        times = [r["session_dt"] for r in drift if r["session_dt"]]
+        latest_time = max(times) if times else None
+        drift_latest = sorted(
+            (r for r in drift if r["session_dt"] == latest_time), key=lambda r: (not r["drifted"], str(r["feature"]))
         )
-    elif drift is None:
-        parts.append('<p class="empty">No drift results table yet: run <b>automl_drift_monitor</b>.</p>')
-    else:
-        parts.append('<p class="empty">No data drift results for this model: run <b>automl_drift_monitor</b>.</p>')
-    return _html(request, title, "".join(parts), "")
+    auroc = charts.auroc_chart(evals or [])
+    heatmap = charts.drift_heatmap(charts.heatmap_cells(drift or []))
+    return _render(
+        request,
+        "model.html",
+        title=title,
+        crumbs=[("Experiments", f"{base}/experiments"), (model_name, None)],
+        model_name=model_name,
+        latest=exps[0] if exps else None,
+        experiments=exps or [],
+        evaluations=evals or [],
+        auroc_chart=auroc,
+        drift=drift,
+        drift_chart=heatmap,
+        drift_latest=drift_latest,
+        drift_latest_time=latest_time,
+        uses_charts=bool(auroc or heatmap),
+    )
 
 
 @app.get("/models/{model_name}/report", response_class=HTMLResponse)
@@ -417,28 +578,32 @@ def model_report(request: Request, model_name: str) -> HTMLResponse:
         model_name = validate_model_name(model_name)
     except ValueError as err:
         raise HTTPException(400, str(err)) from None
-    path = ModelStoreHook().model_path(model_name) / REPORT
     try:
+        path = ModelStoreHook().report_path(model_name)  # the current version's
         text = path.read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ModelNotFoundError):
         raise HTTPException(404, f"No report for model {model_name!r} in the model store.") from None
     except Exception as err:
-        log.warning("Cannot read %s: %s", path, err)
+        log.warning("Cannot read the report of %s: %s", model_name, err)
         raise HTTPException(503, f"Cannot read the report of model {model_name!r} from the model store.") from None
     return HTMLResponse(text, headers={"Content-Security-Policy": REPORT_CSP})
 
 
 @app.get("/monitoring", response_class=HTMLResponse)
 def monitoring_page(request: Request, model: str | None = None, threshold: str | None = None) -> HTMLResponse:
-    """AUROC over time per model with the threshold and alerted days; data drift per feature per day."""
+    """
+    AUROC over time per model and test table, alerted where the monitor recorded drift; data drift per feature
+    per day. ``threshold`` only draws a reference line: alerts are the monitor's recorded decisions.
+    """
     title = "Monitoring"
-    settings = _settings_or_error(request)
+    base = _base(request)
+    settings = _settings()
     try:
         model = validate_model_name(model) if model else None
-        limit = parse_threshold(threshold, settings.threshold)
+        reference = parse_threshold(threshold)
     except (InvalidFilterError, ValueError) as err:
-        return _bad_filter(request, title, "monitoring", err)
-    reader = TrackingReader(Settings(settings.conn_id, settings.schema, limit))
+        return _bad_filter(request, title, "monitoring", err, ("Monitoring", f"{base}/monitoring"))
+    reader = TrackingReader(settings)
     try:
         evals = reader.evaluations(model=model)
         drift = reader.drift(model=model)
@@ -446,40 +611,73 @@ def monitoring_page(request: Request, model: str | None = None, threshold: str |
     except Exception as err:
         return _database_error(request, settings, title, "monitoring", err)
     if evals is None:
-        return _html(
-            request, title, f'<p class="hint">{HINT_NO_TABLES.format(conn=escape(settings.conn_id))}</p>', "monitoring"
-        )
-    base = _base(request)
-    opts = '<option value="">(all)</option>' + "".join(
-        f'<option value="{escape(m)}"{" selected" if m == model else ""}>{escape(m)}</option>' for m in models
-    )
-    parts = [
-        f'<form class="filters" method="get" action="{base}/monitoring"><label>Model<select name="model">{opts}'
-        f'</select></label><label>Threshold<input name="threshold" size="5" value="{limit:g}"></label>'
-        '<button type="submit">Show</button></form>',
-        "<h2>AUROC over time</h2>",
-        f'<p class="muted">{len(evals)} evaluation(s). Dashed line: threshold {limit:g}. A point is '
-        "<b>alerted</b> (red, its day shaded) when its AUROC is under the threshold, or the run recorded status "
-        "<code>drift</code>; batches with too little data are never alerted on.</p>",
-        charts.auroc_chart(_points(evals), limit) if evals else '<p class="empty">No evaluations recorded.</p>',
-    ]
-    alerted = [r for r in evals if r["alerted"]]
-    if alerted:
-        parts.append(f"<h2>Alerted evaluations ({len(alerted)})</h2>")
-        parts.append(_eval_table(request, alerted, with_model=True))
-    parts.append("<h2>Data drift per feature and day</h2>")
-    if drift is None:
-        parts.append('<p class="empty">No drift results table yet: run <b>automl_drift_monitor</b>.</p>')
-    elif not drift:
-        parts.append('<p class="empty">No data drift results recorded.</p>')
-    else:
+        return _no_tables(request, settings, title, "monitoring")
+    auroc = charts.auroc_chart(evals, reference=reference)
+    drift_charts = []
+    if drift:
         by_model: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for r in drift:
             by_model[str(r["model_name"])].append(r)
-        for name, rows in sorted(by_model.items()):
-            parts.append(
-                f'<h3><a href="{base}/models/{quote(name, safe="")}">{escape(name)}</a> '
-                f'<span class="muted">({len(rows)} results)</span></h3>'
-            )
-            parts.append(charts.drift_heatmap(charts.heatmap_cells(rows)))
-    return _html(request, title, "".join(parts), "monitoring")
+        for i, (name, rows) in enumerate(sorted(by_model.items())):
+            heatmap = charts.drift_heatmap(charts.heatmap_cells(rows), chart_id=f"drift-heatmap-{i}")
+            if heatmap is not None:
+                drift_charts.append((name, len(rows), heatmap))
+    return _render(
+        request,
+        "monitoring.html",
+        title=title,
+        active="monitoring",
+        crumbs=[(title, None)],
+        models=models,
+        model=model,
+        reference=reference,
+        evaluations=evals,
+        auroc_chart=auroc,
+        alerted=[r for r in evals if r["alerted"]],
+        drift=drift,
+        drift_charts=drift_charts,
+        uses_charts=bool(auroc or drift_charts),
+    )
+
+
+def _mail_folder(request: Request) -> str:
+    folder = mail_dir()
+    if not folder:
+        raise HTTPException(404, "Mail is not configured: set [automl] mail_dir (AIRFLOW__AUTOML__MAIL_DIR).")
+    return folder
+
+
+@app.get("/mail", response_class=HTMLResponse)
+def mail_list(request: Request) -> HTMLResponse:
+    """The e-mails the local mail catcher saved under ``[automl] mail_dir``, newest first."""
+    folder = _mail_folder(request)
+    try:
+        mails = list_mail(folder)
+    except OSError as err:
+        log.warning("Cannot read the mail folder %s: %s", folder, err)
+        raise HTTPException(503, f"Cannot read the mail folder: {err.strerror or err}") from None
+    return _render(
+        request, "mail_list.html", title="Mail", active="mail", crumbs=[("Mail", None)], folder=folder, mails=mails
+    )
+
+
+@app.get("/mail/{name}", response_class=HTMLResponse)
+def mail_message(request: Request, name: str) -> HTMLResponse:
+    """One caught e-mail: headers (escaped) and its body (HTML in a sandboxed frame with no scripts, or text)."""
+    folder = _mail_folder(request)
+    base = _base(request)
+    try:
+        mail = read_mail(folder, name)
+    except InvalidFilterError as err:
+        return _bad_filter(request, "Mail", "mail", err, ("All mail", f"{base}/mail"))
+    except MailNotFoundError as err:
+        raise HTTPException(404, str(err)) from None
+    title = mail.summary.subject or "(no subject)"
+    return _render(
+        request,
+        "mail_message.html",
+        title=title,
+        active="mail",
+        crumbs=[("Mail", f"{base}/mail"), (title, None)],
+        mail=mail,
+    )

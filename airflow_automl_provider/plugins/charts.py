@@ -1,174 +1,277 @@
-"""Inline SVG charts for the UI pages: no JavaScript, no external assets."""
+"""
+Plotly figures for the UI pages, built on the server as JSON and drawn in the browser by plotly's offline bundle
+(served by the app itself): axes with ticks and titles, a legend, values on hover, zoom.
+
+Every trace carries ``meta`` (``kind``, ``model``, ``table``) so tests, and readers of the page's figure JSON, can
+tell the series apart: ``monitor`` (one model on one table, the monitor's recorded decisions), ``test_set`` (an
+evaluation with no recorded decision: the experiment DAG's own test-set score), ``insufficient`` (too little data,
+no AUROC), ``alerted`` (the points whose recorded status is ``drift``), ``threshold`` (the threshold the monitor
+recorded), ``reference`` (a line asked for in the page's form; visual only).
+"""
 
 from __future__ import annotations
 
-import math
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from html import escape
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from markupsafe import Markup
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
-PALETTE = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
+PALETTE = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#ff7f0e")
 ALERT = "#d62728"
+FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif'
 
 
 @dataclass(frozen=True)
-class Point:
-    """One evaluation: when, its AUROC (``None`` when not measured), whether it alerted, a tooltip."""
+class Chart:
+    """A figure for a template: its element id, CSS class, the figure as JSON, and what it shows (for tests)."""
 
-    time: datetime
-    value: float | None
-    alerted: bool
-    label: str
-
-
-def _fmt_time(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    id: str
+    css_class: str
+    figure_json: Markup
+    counts: Mapping[str, int]
 
 
-def _time_ticks(start: datetime, end: datetime, n: int = 6) -> list[datetime]:
-    span = (end - start).total_seconds()
-    return [start + timedelta(seconds=span * i / (n - 1)) for i in range(n)]
-
-
-def auroc_chart(series: Mapping[str, Sequence[Point]], threshold: float, *, width: int = 900, height: int = 320) -> str:
+def figure_json(figure: Any) -> Markup:
     """
-    AUROC over time, one coloured line per model, the threshold as a dashed line, alerted points in red and
-    the days that alerted shaded. Every evaluation is one ``.point`` element (an ``x`` on the axis when it
-    has no AUROC), so the number of points equals the number of evaluations.
+    A plotly figure as JSON safe inside ``<script type="application/json">``: plotly's own serialiser, then
+    ``<``, ``>`` and ``&`` as JSON escapes so no text in the data can close the element.
     """
-    points = [p for ps in series.values() for p in ps]
-    if not points:
-        return '<p class="empty">No evaluations to chart.</p>'
-    left, right, top, bottom = 56, 44, 16, 58
-    pw, ph = width - left - right, height - top - bottom
-    t0 = min(p.time for p in points)
-    t1 = max(p.time for p in points)
-    if (t1 - t0).total_seconds() < 3600:
-        t0, t1 = t0 - timedelta(hours=12), t1 + timedelta(hours=12)
-    else:  # a little room at both ends, so the first and last points are not on the frame
-        pad = (t1 - t0) * 0.04
-        t0, t1 = t0 - pad, t1 + pad
-    values = [p.value for p in points if p.value is not None] + [threshold]
-    lo = max(0.0, math.floor((min(values) - 0.02) * 50) / 50)
-    hi = min(1.0, math.ceil((max(values) + 0.01) * 50) / 50)
-    if hi - lo < 0.04:
-        lo = max(0.0, hi - 0.04)
-    span = (t1 - t0).total_seconds()
+    import plotly.io as pio
 
-    def x(t: datetime) -> float:
-        return left + pw * (t - t0).total_seconds() / span
+    text = pio.to_json(figure, validate=True, pretty=False)
+    return Markup(text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e"))
 
-    def y(v: float) -> float:
-        return top + ph * (hi - v) / (hi - lo)
 
-    out = [
-        f'<svg class="chart auroc-chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="AUROC over time">'
-    ]
-    # Alerted days first, under everything else.
-    alerted_days = sorted({p.time.astimezone(UTC).date() for p in points if p.alerted})
-    for day in alerted_days:
-        d0 = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        x0, x1 = max(left, x(d0)), min(left + pw, x(d0 + timedelta(days=1)))
-        if x1 - x0 < 6:
-            mid = (x0 + x1) / 2
-            x0, x1 = mid - 3, mid + 3
-        out.append(
-            f'<rect class="alert-day" data-day="{day.isoformat()}" x="{x0:.1f}" y="{top}" width="{x1 - x0:.1f}" '
-            f'height="{ph}" fill="{ALERT}" fill-opacity="0.10"><title>{day.isoformat()}: alerted</title></rect>'
-        )
-    # Grid and axes.
-    step = 0.01 if hi - lo <= 0.06 else 0.02 if hi - lo <= 0.12 else 0.05 if hi - lo <= 0.3 else 0.1
-    v = math.ceil(lo / step - 1e-9) * step
-    while v <= hi + 1e-9:
-        yy = y(v)
-        out.append(f'<line x1="{left}" x2="{left + pw}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#e5e5e5"/>')
-        out.append(f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end" font-size="11" fill="#555">{v:.2f}</text>')
-        v += step
-    for t in _time_ticks(t0, t1):
-        xx = x(t)
-        out.append(f'<line x1="{xx:.1f}" x2="{xx:.1f}" y1="{top + ph}" y2="{top + ph + 4}" stroke="#888"/>')
-        out.append(
-            f'<text x="{xx:.1f}" y="{top + ph + 16}" text-anchor="middle" font-size="11" fill="#555">'
-            f"{t.astimezone(UTC).strftime('%Y-%m-%d')}</text>"
-        )
-    out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#888"/>')
-    out.append(
-        f'<text x="14" y="{top + ph / 2:.0f}" transform="rotate(-90 14 {top + ph / 2:.0f})" text-anchor="middle" '
-        f'font-size="12" fill="#333">AUROC</text>'
+def _plot_time(t: datetime) -> str:
+    """Plotly has no time zones: naive UTC text, with the axis titled UTC."""
+    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _utc(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _text(value: Any) -> str:
+    """Text for a hover label: plotly reads a few HTML tags in labels, so escape it."""
+    return escape(str(value)) if value is not None else ""
+
+
+def _base_layout(**extra: Any) -> dict[str, Any]:
+    layout: dict[str, Any] = {
+        "template": "plotly_white",
+        "font": {"family": FONT, "size": 12, "color": "#1d1d1f"},
+        "margin": {"l": 64, "r": 24, "t": 16, "b": 48},
+        "hoverlabel": {"font": {"family": FONT, "size": 12}},
+        "autosize": True,
+    }
+    layout.update(extra)
+    return layout
+
+
+def auroc_chart(
+    evaluations: Sequence[Mapping[str, Any]], *, chart_id: str = "auroc-chart", reference: float | None = None
+) -> Chart | None:
+    """
+    AUROC over time. One ``monitor`` line per model and test table (the drift monitor's evaluations, each with its
+    recorded status), the threshold each monitor recorded as a step line, a red ring on every point whose recorded
+    status is ``drift`` (and its UTC day shaded), ``insufficient_data`` batches as grey crosses on the axis floor,
+    and test-set evaluations (no recorded decision) as separate diamond markers. ``reference`` only draws a line.
+    """
+    import plotly.graph_objects as go
+
+    rows = [r for r in evaluations if r.get("session_dt") is not None]
+    if not rows:
+        return None
+    series: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
+    for r in sorted(rows, key=lambda r: r["session_dt"]):
+        series[(str(r.get("model_name") or ""), str(r.get("test_table") or ""))].append(r)
+    models = list(dict.fromkeys(model for model, _ in series))
+    color = {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(models)}
+    tables_seen: dict[str, int] = defaultdict(int)
+
+    values = [float(r["auroc"]) for r in rows if r.get("auroc") is not None]
+    values += [float(r["recorded_threshold"]) for r in rows if r.get("recorded_threshold") is not None]
+    if reference is not None:
+        values.append(reference)
+    lo = min(values) if values else 0.5
+    hi = max(values) if values else 1.0
+    floor = max(0.0, lo - max(0.02, (hi - lo) * 0.08))  # where batches without an AUROC are drawn
+    top = min(1.0, hi + max(0.01, (hi - lo) * 0.05))
+
+    fig = go.Figure()
+    counts = {"monitor": 0, "test_set": 0, "insufficient": 0, "alerted": 0, "threshold_lines": 0}
+    hover = (
+        "<b>%{customdata[0]}</b> on %{customdata[1]}<br>%{customdata[2]}<br>AUROC %{customdata[3]}<br>"
+        "status: %{customdata[4]}%{customdata[5]}<extra></extra>"
     )
-    # Threshold.
-    ty = y(threshold)
-    out.append(
-        f'<line class="threshold" data-threshold="{threshold}" x1="{left}" x2="{left + pw}" y1="{ty:.1f}" '
-        f'y2="{ty:.1f}" stroke="{ALERT}" stroke-width="1.5" stroke-dasharray="6 4"/>'
-    )
-    out.append(
-        f'<text x="{left + pw - 4}" y="{ty - 5:.1f}" text-anchor="end" font-size="11" fill="{ALERT}">'
-        f"threshold {threshold:g}</text>"
-    )
-    # Lines and points, one colour per model.
-    legend = []
-    for i, (model, pts) in enumerate(series.items()):
-        color = PALETTE[i % len(PALETTE)]
-        pts = sorted(pts, key=lambda p: p.time)
-        measured = [p for p in pts if p.value is not None]
-        if len(measured) > 1:
-            path = " ".join(f"{x(p.time):.1f},{y(p.value):.1f}" for p in measured)  # type: ignore[arg-type]
-            out.append(f'<polyline class="series" fill="none" stroke="{color}" stroke-width="1.8" points="{path}"/>')
-        for p in pts:
-            data = (
-                f'data-model="{escape(model)}" data-time="{p.time.isoformat()}" '
-                f'data-auroc="{"" if p.value is None else f"{p.value:.6f}"}" data-alerted="{str(p.alerted).lower()}"'
+
+    def custom(r: Mapping[str, Any], status: str | None = None) -> list[str]:
+        reasons = "".join(f"<br>- {_text(x)}" for x in (r.get("reasons") or [])[:4])
+        threshold = r.get("recorded_threshold")
+        if threshold is not None:
+            reasons = f"<br>threshold used: {threshold:.4f}" + reasons
+        auroc = r.get("auroc")
+        return [
+            _text(r.get("model_name")),
+            _text(r.get("test_table")),
+            _utc(r["session_dt"]),
+            "n/a" if auroc is None else f"{auroc:.4f}",
+            _text(status or r.get("status") or "recorded without a status"),
+            reasons,
+        ]
+
+    for (model, table), items in series.items():
+        dash = ("solid", "dot", "dash", "longdash")[tables_seen[model] % 4]
+        tables_seen[model] += 1
+        meta = {"model": model, "table": table}
+        name = f"{model} on {table}"
+        monitored = [
+            r for r in items if r.get("monitored") and not r.get("insufficient") and r.get("auroc") is not None
+        ]
+        if monitored:
+            fig.add_trace(
+                go.Scatter(
+                    x=[_plot_time(r["session_dt"]) for r in monitored],
+                    y=[r["auroc"] for r in monitored],
+                    customdata=[custom(r) for r in monitored],
+                    mode="lines+markers",
+                    name=name,
+                    legendgroup=name,
+                    line={"color": color[model], "width": 2, "dash": dash},
+                    marker={"size": 7, "color": color[model]},
+                    hovertemplate=hover,
+                    meta={"kind": "monitor", **meta},
+                )
             )
-            title = f"<title>{escape(p.label)}</title>"
-            if p.value is None:
-                xx, yy = x(p.time), top + ph - 6
-                out.append(
-                    f'<path class="point missing" {data} d="M{xx - 4:.1f},{yy - 4:.1f}l8,8m0,-8l-8,8" '
-                    f'stroke="#999" stroke-width="1.5">{title}</path>'
+            counts["monitor"] += len(monitored)
+        with_threshold = [r for r in items if r.get("monitored") and r.get("recorded_threshold") is not None]
+        if with_threshold:
+            xs = [_plot_time(r["session_dt"]) for r in with_threshold]
+            ys = [r["recorded_threshold"] for r in with_threshold]
+            fig.add_trace(
+                go.Scatter(
+                    x=xs,
+                    y=ys,
+                    mode="lines",
+                    line={"color": color[model], "width": 1.5, "dash": "dash", "shape": "hv"},
+                    name=f"threshold the monitor used ({name})",
+                    legendgroup=name,
+                    hovertemplate="threshold used by the monitor: %{y:.4f}<extra></extra>",
+                    meta={"kind": "threshold", **meta},
                 )
-            else:
-                fill, stroke = (ALERT, "#7a0000") if p.alerted else (color, "#fff")
-                cls = "point alerted" if p.alerted else "point"
-                out.append(
-                    f'<circle class="{cls}" {data} cx="{x(p.time):.1f}" cy="{y(p.value):.1f}" '
-                    f'r="{5 if p.alerted else 4}" fill="{fill}" stroke="{stroke}" stroke-width="1.2">{title}</circle>'
+            )
+            counts["threshold_lines"] += 1
+        tested = [r for r in items if not r.get("monitored") and not r.get("insufficient")]
+        if tested:
+            fig.add_trace(
+                go.Scatter(
+                    x=[_plot_time(r["session_dt"]) for r in tested],
+                    y=[r["auroc"] if r.get("auroc") is not None else floor for r in tested],
+                    customdata=[custom(r, "test-set evaluation (no monitor decision)") for r in tested],
+                    mode="markers",
+                    name=f"test-set evaluation ({name})",
+                    legendgroup=name,
+                    marker={
+                        "symbol": "diamond",
+                        "size": 11,
+                        "color": "#ffffff",
+                        "line": {"color": color[model], "width": 2},
+                    },
+                    hovertemplate=hover,
+                    meta={"kind": "test_set", **meta},
                 )
-        legend.append((model, color))
-    # Legend under the axis.
-    lx, ly = left, top + ph + 36
-    for model, color in legend[:12]:
-        label = model if len(model) <= 40 else model[:37] + "..."
-        out.append(f'<rect x="{lx}" y="{ly - 9}" width="10" height="10" fill="{color}"/>')
-        out.append(f'<text x="{lx + 14}" y="{ly}" font-size="11" fill="#333">{escape(label)}</text>')
-        lx += 24 + 6.2 * len(label)
-        if lx > width - 150:
-            break
-    out.append(
-        f'<circle cx="{width - 130}" cy="{ly - 4}" r="5" fill="{ALERT}"/>'
-        f'<text x="{width - 120}" y="{ly}" font-size="11" fill="#333">alerted</text>'
+            )
+            counts["test_set"] += len(tested)
+
+    insufficient = [r for r in rows if r.get("insufficient")]
+    if insufficient:
+        fig.add_trace(
+            go.Scatter(
+                x=[_plot_time(r["session_dt"]) for r in insufficient],
+                y=[floor] * len(insufficient),
+                customdata=[custom(r, "insufficient data: no AUROC, never alerted") for r in insufficient],
+                mode="markers",
+                name="insufficient data (no AUROC)",
+                marker={"symbol": "x-thin", "size": 10, "line": {"color": "#777777", "width": 2}},
+                hovertemplate=hover,
+                meta={"kind": "insufficient"},
+            )
+        )
+        counts["insufficient"] = len(insufficient)
+
+    alerted = [r for r in rows if r.get("alerted")]
+    if alerted:
+        fig.add_trace(
+            go.Scatter(
+                x=[_plot_time(r["session_dt"]) for r in alerted],
+                y=[r["auroc"] if r.get("auroc") is not None else floor for r in alerted],
+                customdata=[custom(r) for r in alerted],
+                mode="markers",
+                name="alerted: the monitor recorded drift",
+                marker={"symbol": "circle-open", "size": 16, "line": {"color": ALERT, "width": 3}, "color": ALERT},
+                hovertemplate=hover,
+                meta={"kind": "alerted"},
+            )
+        )
+        counts["alerted"] = len(alerted)
+
+    shapes = []
+    for day in sorted({r["session_dt"].astimezone(UTC).date() for r in alerted}):
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        shapes.append(
+            {
+                "type": "rect",
+                "xref": "x",
+                "yref": "paper",
+                "x0": _plot_time(start),
+                "x1": _plot_time(start + timedelta(days=1)),
+                "y0": 0,
+                "y1": 1,
+                "fillcolor": ALERT,
+                "opacity": 0.08,
+                "line": {"width": 0},
+                "layer": "below",
+                "name": f"alerted day {day.isoformat()}",
+            }
+        )
+    if reference is not None:
+        times = [r["session_dt"] for r in rows]
+        fig.add_trace(
+            go.Scatter(
+                x=[_plot_time(min(times) - timedelta(hours=12)), _plot_time(max(times) + timedelta(hours=12))],
+                y=[reference, reference],
+                mode="lines",
+                name=f"reference line {reference:g} (visual only)",
+                line={"color": "#555555", "width": 1, "dash": "dot"},
+                hovertemplate=f"reference line {reference:g} (visual only; alerts are the monitor's)<extra></extra>",
+                meta={"kind": "reference"},
+            )
+        )
+    fig.update_layout(
+        **_base_layout(
+            height=440,
+            shapes=shapes,
+            hovermode="closest",
+            showlegend=True,
+            legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0, "font": {"size": 11}},
+            margin={"l": 64, "r": 24, "t": 16, "b": 24},
+            xaxis={"title": {"text": "session time (UTC)"}, "type": "date", "showline": True, "ticks": "outside"},
+            yaxis={
+                "title": {"text": "AUROC"},
+                "range": [floor - 0.01, top],
+                "tickformat": ".2f",
+                "showline": True,
+                "ticks": "outside",
+            },
+        )
     )
-    out.append("</svg>")
-    return "".join(out)
-
-
-def _mix(a: str, b: str, t: float) -> str:
-    ca = [int(a[i : i + 2], 16) for i in (1, 3, 5)]
-    cb = [int(b[i : i + 2], 16) for i in (1, 3, 5)]
-    return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(ca, cb, strict=True))
-
-
-def ratio_color(ratio: float | None) -> str:
-    """White at 0, orange at the threshold (ratio 1), dark red at twice the threshold and more."""
-    if ratio is None or math.isnan(ratio):
-        return "#eeeeee"
-    r = max(0.0, min(2.0, ratio))
-    return _mix("#f7fbff", "#fdae61", r) if r <= 1 else _mix("#fdae61", "#a50026", r - 1)
+    return Chart(chart_id, "auroc-chart", figure_json(fig), counts)
 
 
 @dataclass(frozen=True)
@@ -184,77 +287,7 @@ class Cell:
         return self.value / self.threshold
 
 
-def drift_heatmap(cells: Mapping[tuple[str, date], Cell], *, cell_w: int = 34, cell_h: int = 20) -> str:
-    """
-    ``value / threshold`` per feature (rows) and day (columns); drifted cells carry a black frame and a dot.
-    One ``rect.cell`` per (feature, day) with data.
-    """
-    if not cells:
-        return '<p class="empty">No data drift results.</p>'
-    features = sorted({f for f, _ in cells})
-    days = sorted({d for _, d in cells})
-    label_w = min(260, 12 + 7 * max(len(f) for f in features))
-    top = 64
-    width = max(label_w + cell_w * len(days) + 20, label_w + 280)
-    height = top + cell_h * len(features) + 52
-    out = [
-        f'<svg class="chart drift-heatmap" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="Data drift per feature and day">'
-    ]
-    for j, day in enumerate(days):
-        cx = label_w + j * cell_w + cell_w / 2
-        out.append(
-            f'<text x="{cx:.1f}" y="{top - 6}" font-size="10" fill="#555" transform="rotate(-50 {cx:.1f} {top - 6})">'
-            f"{day.isoformat()}</text>"
-        )
-    for i, feature in enumerate(features):
-        yy = top + i * cell_h
-        out.append(
-            f'<text x="{label_w - 6}" y="{yy + cell_h / 2 + 4:.1f}" text-anchor="end" font-size="11" fill="#333">'
-            f"{escape(feature if len(feature) <= 34 else feature[:31] + '...')}</text>"
-        )
-        for j, day in enumerate(days):
-            cell = cells.get((feature, day))
-            if cell is None:
-                continue
-            xx = label_w + j * cell_w
-            ratio = cell.ratio
-            tip = (
-                f"{feature} on {day.isoformat()}: value {cell.value if cell.value is not None else 'n/a'}, threshold "
-                f"{cell.threshold if cell.threshold is not None else 'n/a'}"
-                + (f", ratio {ratio:.2f}" if ratio is not None else "")
-                + (" - drifted" if cell.drifted else "")
-            )
-            cls = "cell drifted" if cell.drifted else "cell"
-            stroke = 'stroke="#000" stroke-width="2"' if cell.drifted else 'stroke="#fff" stroke-width="1"'
-            out.append(
-                f'<rect class="{cls}" data-feature="{escape(feature)}" data-day="{day.isoformat()}" '
-                f'data-ratio="{"" if ratio is None else f"{ratio:.4f}"}" x="{xx + 1}" y="{yy + 1}" '
-                f'width="{cell_w - 2}" height="{cell_h - 2}" fill="{ratio_color(ratio)}" {stroke}>'
-                f"<title>{escape(tip)}</title></rect>"
-            )
-            if cell.drifted:
-                out.append(f'<circle cx="{xx + cell_w / 2}" cy="{yy + cell_h / 2}" r="3" fill="#000"/>')
-    # Legend: the colour scale and the drifted mark.
-    ly = top + cell_h * len(features) + 20
-    for k in range(21):
-        out.append(f'<rect x="{label_w + k * 8}" y="{ly}" width="8" height="10" fill="{ratio_color(k / 10)}"/>')
-    out.append(f'<text x="{label_w}" y="{ly + 24}" font-size="10" fill="#555">0</text>')
-    out.append(f'<text x="{label_w + 80}" y="{ly + 24}" font-size="10" fill="#555">1 (threshold)</text>')
-    out.append(f'<text x="{label_w + 160}" y="{ly + 24}" font-size="10" fill="#555">2+</text>')
-    out.append(
-        f'<rect x="{label_w + 200}" y="{ly}" width="12" height="10" fill="#fff" stroke="#000" stroke-width="2"/>'
-        f'<text x="{label_w + 218}" y="{ly + 9}" font-size="10" fill="#555">drifted</text>'
-    )
-    out.append(
-        f'<text x="{max(4, label_w - 6)}" y="{ly + 9}" text-anchor="end" font-size="10" fill="#555">'
-        "value / threshold</text>"
-    )
-    out.append("</svg>")
-    return "".join(out)
-
-
-def heatmap_cells(rows: Sequence[Mapping]) -> dict[tuple[str, date], Cell]:
+def heatmap_cells(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, date], Cell]:
     """Drift rows to cells: per feature and UTC day, the run with the highest ``value / threshold``."""
     cells: dict[tuple[str, date], Cell] = {}
     for row in rows:
@@ -267,3 +300,142 @@ def heatmap_cells(rows: Sequence[Mapping]) -> dict[tuple[str, date], Cell]:
         if old is None or (cell.ratio or -1) > (old.ratio or -1) or (cell.drifted and not old.drifted):
             cells[key] = Cell(cell.value, cell.threshold, cell.drifted or (old.drifted if old else False))
     return cells
+
+
+def drift_heatmap(cells: Mapping[tuple[str, date], Cell], *, chart_id: str = "drift-heatmap") -> Chart | None:
+    """
+    ``value / threshold`` per feature (rows) and UTC day (columns): white at 0, orange at the threshold, dark red
+    at twice it and more; drifted cells carry a black cross. Hover: feature, day, value, threshold.
+    """
+    import plotly.graph_objects as go
+
+    if not cells:
+        return None
+    features = sorted({f for f, _ in cells}, reverse=True)  # plotly draws the first row at the bottom
+    days = sorted({d for _, d in cells})
+    labels = [d.isoformat() for d in days]
+    z: list[list[float | None]] = []
+    custom: list[list[list[str]]] = []
+    for feature in features:
+        z_row, c_row = [], []
+        for day in days:
+            cell = cells.get((feature, day))
+            if cell is None:
+                z_row.append(None)
+                c_row.append(["", "", "no result"])
+                continue
+            z_row.append(cell.ratio)
+            c_row.append(
+                [
+                    "n/a" if cell.value is None else f"{cell.value:.4f}",
+                    "n/a" if cell.threshold is None else f"{cell.threshold:.4f}",
+                    "drifted" if cell.drifted else "not drifted",
+                ]
+            )
+        z.append(z_row)
+        custom.append(c_row)
+    fig = go.Figure(
+        go.Heatmap(
+            x=labels,
+            y=[_text(f) for f in features],
+            z=z,
+            customdata=custom,
+            zmin=0,
+            zmax=2,
+            colorscale=[[0.0, "#f7fbff"], [0.5, "#fdae61"], [1.0, "#a50026"]],
+            xgap=1,
+            ygap=1,
+            colorbar={"title": {"text": "value /<br>threshold"}, "tickvals": [0, 1, 2], "ticktext": ["0", "1", "2+"]},
+            hovertemplate=(
+                "<b>%{y}</b> on %{x}<br>value %{customdata[0]}<br>threshold %{customdata[1]}<br>"
+                "value / threshold %{z:.2f}<br>%{customdata[2]}<extra></extra>"
+            ),
+            meta={"kind": "heatmap"},
+        )
+    )
+    drifted = [(f, d) for (f, d), c in sorted(cells.items()) if c.drifted]
+    if drifted:
+        fig.add_trace(
+            go.Scatter(
+                x=[d.isoformat() for _, d in drifted],
+                y=[_text(f) for f, _ in drifted],
+                mode="markers",
+                name="drifted",
+                marker={"symbol": "x-thin", "size": 9, "line": {"color": "#000000", "width": 2}},
+                hoverinfo="skip",
+                meta={"kind": "drifted"},
+            )
+        )
+    longest = max(len(f) for f in features)
+    fig.update_layout(
+        **_base_layout(
+            height=max(220, 90 + 24 * len(features)),
+            margin={"l": min(260, 16 + 7 * longest), "r": 24, "t": 16, "b": 64},
+            showlegend=bool(drifted),
+            legend={"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0},
+            xaxis={"title": {"text": "day (UTC)"}, "type": "category", "ticks": "outside"},
+            yaxis={"title": {"text": ""}, "type": "category", "automargin": True},
+        )
+    )
+    counts = {"cells": len(cells), "drifted": len(drifted)}
+    return Chart(chart_id, "drift-heatmap", figure_json(fig), counts)
+
+
+def importance_chart(
+    importance: Mapping[str, Sequence[Mapping[str, Any]]], *, chart_id: str = "importance-chart", top: int = 12
+) -> Chart | None:
+    """
+    Permutation feature importance of several models side by side: grouped horizontal bars (with the standard
+    deviation) over the features most important on average.
+    """
+    import plotly.graph_objects as go
+
+    by_model: dict[str, dict[str, tuple[float, float | None]]] = {}
+    for model, records in importance.items():
+        values = {}
+        for rec in records:
+            feature, value = rec.get("feature"), rec.get("importance")
+            if feature is None or not isinstance(value, int | float):
+                continue
+            std = rec.get("stddev")
+            values[str(feature)] = (float(value), float(std) if isinstance(std, int | float) else None)
+        if values:
+            by_model[model] = values
+    if not by_model:
+        return None
+    features = sorted(
+        {f for v in by_model.values() for f in v},
+        key=lambda f: -sum(v.get(f, (0.0, None))[0] for v in by_model.values()) / len(by_model),
+    )[:top]
+    features.reverse()  # most important at the top
+    fig = go.Figure()
+    for i, (model, values) in enumerate(by_model.items()):
+        fig.add_trace(
+            go.Bar(
+                y=[_text(f) for f in features],
+                x=[values[f][0] if f in values else None for f in features],
+                error_x={"type": "data", "array": [values[f][1] if f in values else None for f in features]},
+                orientation="h",
+                name=model,
+                marker={"color": PALETTE[i % len(PALETTE)]},
+                hovertemplate=f"<b>{_text(model)}</b><br>%{{y}}: %{{x:.4f}}<extra></extra>",
+                meta={"kind": "importance", "model": model},
+            )
+        )
+    longest = max(len(f) for f in features)
+    fig.update_layout(
+        **_base_layout(
+            barmode="group",
+            height=max(260, 80 + 18 * len(features) * len(by_model)),
+            margin={"l": min(240, 16 + 7 * longest), "r": 24, "t": 16, "b": 48},
+            legend={"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0},
+            xaxis={"title": {"text": "permutation importance (drop of the validation score)"}, "tickformat": ".3f"},
+            yaxis={"type": "category", "automargin": True},
+        )
+    )
+    return Chart(
+        chart_id,
+        "importance-chart",
+        figure_json(fig),
+        {"models": len(by_model), "features": len(features)},
+    )

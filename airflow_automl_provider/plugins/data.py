@@ -1,11 +1,15 @@
-"""What the UI pages read: the tracking tables through a ``TrackingHook``, values always bound as parameters."""
+"""
+What the UI pages read: the tracking tables through a ``TrackingHook`` (values always bound as parameters),
+the model store's extras, and the local mail catcher's ``.eml`` files.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_automl_provider.constants import DEFAULT_CONN_ID
@@ -16,22 +20,31 @@ from airflow_automl_provider.sql import timestamp_value, validate_name
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-DEFAULT_THRESHOLD = 0.93
 MAX_ROWS = 1000
+MAX_COMPARE = 6
+MAX_MAILS = 500
 _USER_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,256}$")
+# What a mail catcher names its files: no separators, no leading dot, so never a path out of the folder.
+_MAIL_FILE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+\-]{0,199}\.eml$")
 
 
 class InvalidFilterError(ValueError):
     """A filter value from the query string that is not acceptable."""
 
 
+def mail_dir() -> str:
+    """``[automl] mail_dir``: the folder of caught e-mails (``.eml``), or empty when there is none."""
+    from airflow.configuration import conf
+
+    return (conf.get("automl", "mail_dir", fallback="") or "").strip()
+
+
 @dataclass(frozen=True)
 class Settings:
-    """``[automl] ui_conn_id``, ``ui_schema`` and ``drift_auc_threshold``, read on every request."""
+    """``[automl] ui_conn_id`` and ``ui_schema``, read on every request."""
 
     conn_id: str = DEFAULT_CONN_ID
     schema: str | None = None
-    threshold: float = DEFAULT_THRESHOLD
 
     @classmethod
     def from_config(cls) -> Settings:
@@ -41,22 +54,7 @@ class Settings:
         return cls(
             conn_id=conf.get("automl", "ui_conn_id", fallback="") or DEFAULT_CONN_ID,
             schema=validate_name(schema, "schema") if schema else None,
-            threshold=float(conf.get("automl", "drift_auc_threshold", fallback="") or DEFAULT_THRESHOLD),
         )
-
-
-def is_alerted(auroc: float | None, threshold: float, status: str | None, metrics: dict[str, Any]) -> bool:
-    """
-    Whether an evaluation counts as alerted on the monitoring chart.
-
-    The rule: the AUROC is under ``threshold``, or the run's own decision (``status`` in ``metrics_json``) was
-    ``drift``. A batch recorded as ``insufficient_data`` is never alerted on, as in the drift monitor.
-    """
-    if status == "insufficient_data" or metrics.get("status") == "insufficient_data":
-        return False
-    if metrics.get("status") == "drift":
-        return True
-    return auroc is not None and auroc < threshold
 
 
 def as_datetime(value: Any) -> datetime | None:
@@ -76,12 +74,28 @@ def as_datetime(value: Any) -> datetime | None:
 
 
 def as_float(value: Any) -> float | None:
-    if value is None or value == "":
+    if value is None or value == "" or isinstance(value, bool):
         return None
     try:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+def as_int(value: Any) -> int | None:
+    number = as_float(value)
+    return None if number is None else int(number)
+
+
+def _json_object(text: Any) -> dict[str, Any]:
+    """A JSON object stored as text; anything else (empty, broken, a list) reads as ``{}``."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def parse_date(text: str | None, what: str) -> date | None:
@@ -102,13 +116,58 @@ def parse_user(text: str | None) -> str | None:
     return text
 
 
-def parse_threshold(text: str | None, default: float) -> float:
+def parse_threshold(text: str | None) -> float | None:
+    """The monitoring page's optional reference line (visual only); empty is none."""
     if not text:
-        return default
+        return None
     value = as_float(text)
     if value is None or not 0.0 <= value <= 1.0:
-        raise InvalidFilterError(f"Invalid threshold {text!r}: expected a number between 0 and 1.")
+        raise InvalidFilterError(f"Invalid reference line {text!r}: expected a number between 0 and 1.")
     return value
+
+
+# -- experiments: sorting ----------------------------------------------------------------------------------
+
+#: The experiments table's sortable columns: query value -> the row key it sorts on.
+SORT_KEYS: dict[str, str] = {
+    "time": "session_dt",
+    "model": "model_name",
+    "user": "user_id",
+    "test_auroc": "test_auroc",
+    "validation": "score_val",
+    "time_limit": "time_limit",
+    "presets": "presets",
+    "best_model": "best_model",
+    "rows": "num_rows_train",
+}
+
+
+def parse_sort(sort: str | None, direction: str | None) -> tuple[str, bool]:
+    """``?sort=<column>&dir=asc|desc``; default: newest first. Returns ``(column, descending)``."""
+    column = sort or "time"
+    if column not in SORT_KEYS:
+        raise InvalidFilterError(f"Invalid sort column {sort!r}: expected one of {', '.join(SORT_KEYS)}.")
+    if direction not in (None, "", "asc", "desc"):
+        raise InvalidFilterError(f"Invalid sort direction {direction!r}: expected asc or desc.")
+    descending = direction == "desc" if direction else column in ("time", "test_auroc", "validation", "rows")
+    return column, descending
+
+
+def sort_experiments(rows: list[dict[str, Any]], column: str, descending: bool) -> list[dict[str, Any]]:
+    """Rows sorted on one column; rows without a value go last either way, ties newest first."""
+    key = SORT_KEYS[column]
+    newest_first = sorted(rows, key=lambda r: r.get("session_dt") or datetime.min.replace(tzinfo=UTC), reverse=True)
+    present = [r for r in newest_first if r.get(key) not in (None, "")]
+    missing = [r for r in newest_first if r.get(key) in (None, "")]
+
+    def value(row: dict[str, Any]) -> Any:
+        v = row[key]
+        return v.lower() if isinstance(v, str) else v
+
+    return sorted(present, key=value, reverse=descending) + missing
+
+
+# -- the tracking tables -----------------------------------------------------------------------------------
 
 
 class TrackingReader:
@@ -137,16 +196,25 @@ class TrackingReader:
         order_desc: bool = False,
         limit: int = MAX_ROWS,
     ) -> list[dict[str, Any]] | None:
-        """Rows as dicts; ``where`` holds ``(column, operator, value)`` with the value bound."""
+        """
+        Rows as dicts (a column an older table lacks reads as ``None``); ``where`` holds ``(column, operator,
+        value)`` with the value bound (``in``: a list of values, each bound).
+        """
         cols = self.columns(table)
         if cols is None:
             return None
         d = self.hook.dialect
         clauses, params = [], []
         for column, op, value in where:
-            if op not in ("=", ">=", "<"):
+            if op == "in":
+                values = list(value)
+                if not values:
+                    return []
+                clauses.append(f"{d.quote(column)} IN ({d.placeholders(len(values))})")
+                params.extend(values)
+            elif op not in ("=", ">=", "<"):
                 raise ValueError(f"Unsupported operator {op!r}")
-            if column == "session_time":
+            elif column == "session_time":
                 clauses.append(f"{d.as_time(d.quote(column))} {op} {d.as_time(d.placeholder)}")
                 params.append(timestamp_value(d, value))
             else:
@@ -182,7 +250,7 @@ class TrackingReader:
         date_to: date | None = None,
         limit: int = MAX_ROWS,
     ) -> list[dict[str, Any]] | None:
-        """``automl_experiments`` rows, newest first; ``date_to`` is inclusive."""
+        """``automl_experiments`` rows, newest first, each with its test AUROC; ``date_to`` is inclusive."""
         where: list[tuple[str, str, Any]] = []
         if model:
             where.append(("model_name", "=", model))
@@ -194,23 +262,71 @@ class TrackingReader:
             end = datetime(date_to.year, date_to.month, date_to.day, tzinfo=UTC) + timedelta(days=1)
             where.append(("session_time", "<", end))
         rows = self._select(EXPERIMENTS, where, order_desc=True, limit=limit)
-        for row in rows or []:
-            row["session_dt"] = as_datetime(row["session_time"])
-            row["score_val"] = as_float(row["score_val"])
+        if rows is None:
+            return None
+        for row in rows:
+            row["session_dt"] = as_datetime(row.get("session_time"))
+            row["score_val"] = as_float(row.get("score_val"))
+            row["time_limit"] = as_float(row.get("time_limit"))
+            row["num_rows_train"] = as_int(row.get("num_rows_train"))
+            row["params"] = _json_object(row.get("params_json"))
+        self._attach_test_scores(rows, model)
         return rows
 
-    def evaluations(self, model: str | None = None, limit: int = 5 * MAX_ROWS) -> list[dict[str, Any]] | None:
-        """``automl_eval_results`` rows, oldest first, each with ``alerted`` decided by :func:`is_alerted`."""
-        rows = self._select(EVAL_RESULTS, [("model_name", "=", model)] if model else [], limit=limit)
+    def _attach_test_scores(self, experiments: list[dict[str, Any]], model: str | None) -> None:
+        """
+        Each experiment's own test-set evaluation: the ``automl_eval_results`` row of the same DAG run and model
+        (``test_auroc``, ``test_table``, ``test_eval``; several test tables: the first one recorded).
+        """
+        for row in experiments:
+            row["test_auroc"], row["test_table"], row["test_eval"] = None, None, None
+        dag_ids = sorted({r["dag_id"] for r in experiments if r.get("dag_id")})
+        if not dag_ids:
+            return
+        where: list[tuple[str, str, Any]] = [("dag_id", "in", dag_ids)]
+        if model:
+            where.append(("model_name", "=", model))
+        evals = self.evaluations(where=where, limit=20 * MAX_ROWS)
+        found: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
+        for ev in evals or []:
+            found.setdefault((ev["dag_id"], ev["run_id"], ev["model_name"]), ev)
+        for row in experiments:
+            ev = found.get((row.get("dag_id"), row.get("run_id"), row.get("model_name")))
+            if ev is not None:
+                row["test_auroc"], row["test_table"], row["test_eval"] = ev["auroc"], ev["test_table"], ev
+
+    def evaluations(
+        self,
+        model: str | None = None,
+        *,
+        where: Sequence[tuple[str, str, Any]] | None = None,
+        limit: int = 5 * MAX_ROWS,
+    ) -> list[dict[str, Any]] | None:
+        """
+        ``automl_eval_results`` rows, oldest first. Each gets what the charts need: ``monitored`` (the row holds
+        a monitor's recorded decision: ``alert`` in ``metrics_json``), ``alerted`` (exactly: its recorded
+        ``status`` is ``drift``), ``insufficient`` and the monitor's recorded ``recorded_threshold``.
+        """
+        clauses = list(where or ([("model_name", "=", model)] if model else []))
+        rows = self._select(EVAL_RESULTS, clauses, limit=limit)
         for row in rows or []:
-            try:
-                metrics = json.loads(row["metrics_json"]) if row["metrics_json"] else {}
-            except ValueError:
-                metrics = {}
-            row["metrics"] = metrics if isinstance(metrics, dict) else {}
-            row["session_dt"] = as_datetime(row["session_time"])
-            row["auroc"] = as_float(row["auroc"])
-            row["alerted"] = is_alerted(row["auroc"], self.settings.threshold, row["status"], row["metrics"])
+            metrics = _json_object(row.get("metrics_json"))
+            row["metrics"] = metrics
+            row["session_dt"] = as_datetime(row.get("session_time"))
+            for measure in ("auroc", "pr_auc", "accuracy"):
+                row[measure] = as_float(row.get(measure))
+            row["num_rows"] = as_int(row.get("num_rows"))
+            row["positives"] = as_int(row.get("positives"))
+            row["monitored"] = "alert" in metrics
+            row["alerted"] = row.get("status") == "drift"
+            row["insufficient"] = row.get("status") == "insufficient_data"
+            row["recorded_threshold"] = as_float(metrics.get("threshold")) if row["monitored"] else None
+            reasons = metrics.get("reasons")
+            if reasons and not isinstance(reasons, list):
+                reasons = [reasons]
+            if row["insufficient"] and not reasons and metrics.get("reason"):
+                reasons = [metrics["reason"]]
+            row["reasons"] = [str(r) for r in reasons or []]
         return rows
 
     def drift(self, model: str | None = None, limit: int = 20 * MAX_ROWS) -> list[dict[str, Any]] | None:
@@ -220,5 +336,154 @@ class TrackingReader:
             row["session_dt"] = as_datetime(row["session_time"])
             for key in ("value", "threshold", "psi", "p_value"):
                 row[key] = as_float(row[key])
+            row["batch_rows"] = as_int(row.get("batch_rows"))
             row["drifted"] = bool(row["drifted"]) if row["drifted"] is not None else False
         return rows
+
+
+# -- the model store ---------------------------------------------------------------------------------------
+
+LEADERBOARD = "leaderboard.json"
+FEATURE_IMPORTANCE = "feature_importance.json"
+
+
+@dataclass
+class StoredModel:
+    """What the compare page shows from the model store; ``None`` for what was not recorded."""
+
+    manifest: dict[str, Any] | None = None
+    leaderboard: list[dict[str, Any]] | None = None
+    feature_importance: list[dict[str, Any]] | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def stored_model(model_name: str) -> StoredModel:
+    """The model's manifest, leaderboard and feature importance (extras saved beside it by the train task)."""
+    import logging
+
+    from airflow_automl_provider.hooks.model_store import ModelNotFoundError, ModelStoreHook
+
+    result = StoredModel()
+    store = ModelStoreHook()
+    try:
+        result.manifest = store.manifest(model_name)
+    except ModelNotFoundError:
+        result.problems.append("not in the model store")
+        return result
+    except Exception as err:  # a broken store must not break the page
+        logging.getLogger(__name__).warning("Cannot read the manifest of %s: %s", model_name, err)
+        result.problems.append("its manifest cannot be read")
+        return result
+    for extra, attr in ((LEADERBOARD, "leaderboard"), (FEATURE_IMPORTANCE, "feature_importance")):
+        if extra not in (result.manifest.get("extras") or {}):
+            continue  # not recorded
+        try:
+            records = json.loads(store.read_extra(result.manifest, extra))
+        except Exception as err:
+            logging.getLogger(__name__).warning("Cannot read %s of %s: %s", extra, model_name, err)
+            result.problems.append(f"{extra} cannot be read ({type(err).__name__})")
+            continue
+        if isinstance(records, list):
+            setattr(result, attr, [r for r in records if isinstance(r, dict)])
+    return result
+
+
+# -- the mail catcher's folder ------------------------------------------------------------------------------
+
+
+class MailNotFoundError(LookupError):
+    """No such message in the mail folder."""
+
+
+@dataclass(frozen=True)
+class MailSummary:
+    name: str
+    date: datetime | None
+    sender: str
+    to: str
+    subject: str
+
+
+@dataclass(frozen=True)
+class MailMessage:
+    summary: MailSummary
+    headers: list[tuple[str, str]]
+    html: str | None
+    text: str | None
+    attachments: list[str]
+
+
+def validate_mail_file(name: str) -> str:
+    """A caught mail's file name: ``<safe characters>.eml``, nothing that could leave the folder."""
+    if not isinstance(name, str) or not _MAIL_FILE_RE.match(name) or ".." in name:
+        raise InvalidFilterError(f"Invalid mail file name {name!r}.")
+    return name
+
+
+def _parse_mail(path: Path) -> Any:
+    from email import policy
+    from email.parser import BytesParser
+
+    with path.open("rb") as f:
+        return BytesParser(policy=policy.default).parse(f)
+
+
+def _header(msg: Any, name: str) -> str:
+    try:
+        value = msg.get(name)
+    except Exception:  # a malformed header must not hide the message
+        value = msg.get_all(name, failobj=[None])[0] if hasattr(msg, "get_all") else None
+    return "" if value is None else str(value)
+
+
+def _summary(path: Path, msg: Any) -> MailSummary:
+    from email.utils import parsedate_to_datetime
+
+    when: datetime | None
+    try:
+        when = parsedate_to_datetime(_header(msg, "Date"))
+    except (TypeError, ValueError, IndexError):
+        when = None
+    if when is None:
+        when = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+    elif when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return MailSummary(
+        name=path.name,
+        date=when.astimezone(UTC),
+        sender=_header(msg, "From"),
+        to=_header(msg, "To"),
+        subject=_header(msg, "Subject"),
+    )
+
+
+def list_mail(folder: str, limit: int = MAX_MAILS) -> list[MailSummary]:
+    """The caught mails (``*.eml``) of ``folder``, newest first; a missing folder has none."""
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    files = [p for p in root.iterdir() if p.is_file() and _MAIL_FILE_RE.match(p.name)]
+    files.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    summaries = [_summary(p, _parse_mail(p)) for p in files[: limit * 2]]
+    summaries.sort(key=lambda m: (m.date or datetime.min.replace(tzinfo=UTC), m.name), reverse=True)
+    return summaries[:limit]
+
+
+def read_mail(folder: str, name: str) -> MailMessage:
+    """One caught mail by file name (validated; never a path outside ``folder``)."""
+    name = validate_mail_file(name)
+    root = Path(folder).resolve()
+    path = (root / name).resolve()
+    if path.parent != root or not path.is_file():
+        raise MailNotFoundError(f"No mail {name!r}.")
+    msg = _parse_mail(path)
+    html_part = msg.get_body(preferencelist=("html",))
+    text_part = msg.get_body(preferencelist=("plain",))
+    attachments = [part.get_filename() or part.get_content_type() for part in msg.iter_attachments()]
+    return MailMessage(
+        summary=_summary(path, msg),
+        headers=[(k, str(v)) for k, v in msg.items()],
+        html=html_part.get_content() if html_part is not None else None,
+        text=text_part.get_content() if text_part is not None else None,
+        attachments=[str(a) for a in attachments],
+    )
