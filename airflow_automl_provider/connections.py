@@ -32,10 +32,20 @@ def missing_connection_message(conn_id: str, kind: str) -> str:
 
 
 def get_connection(conn_id: str, kind: str) -> Connection:
-    """``BaseHook.get_connection``, failing the task without retries when the connection is not defined."""
+    """
+    ``BaseHook.get_connection``, failing the task without retries when the connection is not defined, or
+    (for SQL connections, which a DAG's params choose) not in ``[automl] allowed_conn_ids``.
+    """
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
+    from airflow_automl_provider.config import NotAllowedError, check_conn_id
+
+    if kind == "sql":
+        try:
+            check_conn_id(conn_id)
+        except NotAllowedError as err:
+            raise AirflowFailException(str(err)) from None
     try:
         return BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:

@@ -90,6 +90,27 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "Europe/Paris",
                         "default": "UTC",
                     },
+                    "allowed_conn_ids": {
+                        "description": (
+                            "The connections the provider's hooks may open, comma-separated (shell patterns such as "
+                            "automl_* allowed); checked before a connection is opened, and the DAGs' conn_id param "
+                            "is a drop-down of them. ui_conn_id is always allowed."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "automl_default,automl_warehouse",
+                        "default": "automl_default",
+                    },
+                    "allowed_schemas": {
+                        "description": (
+                            "The schemas tables may be read from or written to, comma-separated (shell patterns "
+                            "allowed). Empty: any schema the connection can reach."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "ml_datasets,automl_test",
+                        "default": "",
+                    },
                     "train_pool": {
                         "description": (
                             "Pool of the experiment DAG's train task, read when the DAG file is parsed. Empty: "

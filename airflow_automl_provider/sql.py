@@ -64,7 +64,9 @@ def split_table_name(table: str, schema: str | None = None) -> tuple[str | None,
         raise InvalidIdentifierError(f"Invalid table name {table!r}: expected 'table' or 'schema.table'.")
     validate_name(table, "table")
     if schema:
-        validate_name(schema, "schema")
+        from airflow_automl_provider.config import check_schema
+
+        check_schema(validate_name(schema, "schema"))
     return (schema or None), table
 
 

@@ -169,6 +169,10 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 # -- databases ------------------------------------------------------------------------------------
 def set_conn(conn_id: str, uri: str) -> None:
     os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = uri
+    # The benchmarks' own connections, beside the configured ones ([automl] allowed_conn_ids).
+    allowed = os.environ.get("AIRFLOW__AUTOML__ALLOWED_CONN_IDS", "automl_default")
+    if conn_id not in allowed.split(","):
+        os.environ["AIRFLOW__AUTOML__ALLOWED_CONN_IDS"] = f"{allowed},{conn_id}"
 
 
 def sqlite_uri(path: Path) -> str:

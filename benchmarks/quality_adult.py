@@ -30,6 +30,7 @@ def run_dag_path(train, test, time_limit: int, presets: str, workdir: Path) -> d
 
     conn_id = f"bench_{presets}_{time_limit}"
     os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = f"sqlite://{workdir}/{conn_id}.db"
+    os.environ["AIRFLOW__AUTOML__ALLOWED_CONN_IDS"] = f"automl_default,{conn_id}"
     store = f"file://{workdir}/models"
     hook = TrackingHook(conn_id=conn_id)
     hook.replace_with_frame("gluon_train", train)

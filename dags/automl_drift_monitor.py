@@ -32,6 +32,8 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import BranchPythonOperator
 from airflow.sdk import DAG, CronTriggerTimetable, Param, XComArg, conf
 
+from airflow_automl_provider.config import conn_id_choices
+from airflow_automl_provider.constants import DEFAULT_CONN_ID
 from airflow_automl_provider.monitoring import choose_branch
 from airflow_automl_provider.operators.autogluon import AutoGluonPredictOperator
 from airflow_automl_provider.operators.drift import DataDriftOperator, PerformanceDriftOperator, SelectModelOperator
@@ -67,6 +69,9 @@ ALERT_BODY = """
 <p><a href="{{ r.run_url }}">Open the run in Airflow</a></p>
 """.replace("REPORT", REPORT)
 
+# The connections a form may choose: [automl] allowed_conn_ids, read when the file is parsed.
+CONN_IDS = conn_id_choices()
+
 with DAG(
     dag_id="automl_drift_monitor",
     description="Daily performance and data drift of an AutoML model, with e-mail alerts and retraining",
@@ -82,7 +87,12 @@ with DAG(
     doc_md=__doc__,
     default_args={"owner": "automl", "retries": 1, "retry_delay": timedelta(minutes=5)},
     params={
-        "conn_id": Param("automl_default", type="string", description="common-sql connection of the tables"),
+        "conn_id": Param(
+            CONN_IDS[0] if CONN_IDS else DEFAULT_CONN_ID,
+            type="string",
+            **({"enum": CONN_IDS} if CONN_IDS else {}),
+            description="The common-sql connection of the tables: one of [automl] allowed_conn_ids.",
+        ),
         "model_name": Param(
             None, type=["null", "string"], description="Model to monitor. Empty: the newest one recorded."
         ),

@@ -12,6 +12,8 @@ from __future__ import annotations
 from airflow.sdk import DAG, Param, conf
 
 from airflow_automl_provider.assets import AUTOML_EXPERIMENT_MODEL
+from airflow_automl_provider.config import conn_id_choices
+from airflow_automl_provider.constants import DEFAULT_CONN_ID
 from airflow_automl_provider.hooks.model_store import safe_model_name
 from airflow_automl_provider.operators.autogluon import AutoGluonPredictOperator, AutoGluonTrainOperator
 from airflow_automl_provider.operators.evaluation import EvaluateModelOperator
@@ -52,6 +54,9 @@ def train_executor_config(task_mem: str) -> dict:
     return {"pod_override": k8s.V1Pod(spec=k8s.V1PodSpec(containers=[container]))}
 
 
+# The connections a form may choose: [automl] allowed_conn_ids, read when the file is parsed.
+CONN_IDS = conn_id_choices()
+
 with DAG(
     dag_id="automl_experiment",
     description="Train, track, predict, evaluate and record an AutoGluon model on SQL tables",
@@ -62,7 +67,12 @@ with DAG(
     user_defined_filters={"model_name": safe_model_name},
     default_args={"owner": "automl", "retries": 0},
     params={
-        "conn_id": Param("automl_default", type="string", description="common-sql connection of the tables"),
+        "conn_id": Param(
+            CONN_IDS[0] if CONN_IDS else DEFAULT_CONN_ID,
+            type="string",
+            **({"enum": CONN_IDS} if CONN_IDS else {}),
+            description="The common-sql connection of the tables: one of [automl] allowed_conn_ids.",
+        ),
         "input_database": Param(
             None, type=["null", "string"], description="Schema of the input tables. Empty: the connection's default."
         ),

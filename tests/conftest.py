@@ -21,6 +21,8 @@ os.environ["AIRFLOW_HOME"] = _HOME
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__AUTOML__MODEL_STORE"] = f"file://{_HOME}/automl_models"
+# Every test connection is named automl_*: allowed by pattern (the default allows automl_default only).
+os.environ["AIRFLOW__AUTOML__ALLOWED_CONN_IDS"] = "automl_*"
 
 
 def _set_conn(conn_id: str, uri: str) -> None:

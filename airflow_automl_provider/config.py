@@ -1,0 +1,70 @@
+"""
+The ``[automl]`` options that decide what a DAG's user may reach: read here, in one place, lazily.
+
+An administrator sets them in ``airflow.cfg`` or as ``AIRFLOW__AUTOML__<OPTION>`` for every Airflow
+process; a DAG's params cannot change them. Each is declared with its default in ``get_provider_info``.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+
+#: ``[automl] allowed_conn_ids``'s default: the one connection the shipped DAGs use.
+DEFAULT_ALLOWED_CONN_IDS = "automl_default"
+
+
+class NotAllowedError(PermissionError):
+    """A connection or schema that the ``[automl]`` allow-lists do not name."""
+
+
+def _option(name: str, fallback: str) -> str:
+    from airflow.sdk import conf
+
+    return conf.get("automl", name, fallback=fallback) or ""
+
+
+def _items(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def allowed_conn_ids() -> list[str]:
+    """
+    ``[automl] allowed_conn_ids``: the connections the package's hooks may open (comma-separated; shell
+    patterns such as ``automl_*`` allowed), plus the UI's own ``[automl] ui_conn_id``.
+    """
+    allowed = _items(_option("allowed_conn_ids", DEFAULT_ALLOWED_CONN_IDS))
+    ui = _option("ui_conn_id", "")
+    return [*allowed, *([ui] if ui and ui not in allowed else [])]
+
+
+def allowed_schemas() -> list[str] | None:
+    """``[automl] allowed_schemas``: the schemas a table may be read from or written to; empty: any."""
+    return _items(_option("allowed_schemas", "")) or None
+
+
+def check_conn_id(conn_id: str) -> str:
+    """Refuse a connection the allow-list does not name, before it is opened."""
+    allowed = allowed_conn_ids()
+    if not any(fnmatchcase(conn_id, pattern) for pattern in allowed):
+        raise NotAllowedError(
+            f"Connection {conn_id!r} is not one the AutoML provider may use: [automl] allowed_conn_ids is "
+            f"{allowed}. An administrator can add it there (env AIRFLOW__AUTOML__ALLOWED_CONN_IDS)."
+        )
+    return conn_id
+
+
+def check_schema(schema: str) -> str:
+    """Refuse a schema that ``[automl] allowed_schemas`` does not name (when it names any)."""
+    allowed = allowed_schemas()
+    if allowed is not None and not any(fnmatchcase(schema, pattern) for pattern in allowed):
+        raise NotAllowedError(
+            f"Schema {schema!r} is not one the AutoML provider may use: [automl] allowed_schemas is {allowed}. "
+            "An administrator can add it there (env AIRFLOW__AUTOML__ALLOWED_SCHEMAS)."
+        )
+    return schema
+
+
+def conn_id_choices() -> list[str] | None:
+    """The allowed connections as a list for a form's drop-down, or ``None`` when patterns make it open."""
+    allowed = allowed_conn_ids()
+    return None if any(ch in pattern for pattern in allowed for ch in "*?[") else allowed
