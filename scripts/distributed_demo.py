@@ -32,9 +32,15 @@ import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
-from airflow_automl_provider.demo import MailCatcher, free_port
+from airflow_automl_provider.demo import MailCatcher
+
+# The helpers this script shares with scripts/airflow_local.py; the folder is on sys.path when the script
+# runs, not when a test loads this file by its path.
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _local_services import Api, Failure, Processes, free_port, seed_daily, wait_until  # noqa: E402
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -226,164 +232,6 @@ def log(msg: str) -> None:
     print(f"[distributed-demo {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-class Failure(Exception):
-    pass
-
-
-def wait_until(what: str, check: Callable[[], Any], timeout: float, interval: float = 1.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-            if result:
-                return result
-        except Failure:
-            raise
-        except Exception as err:  # noqa: BLE001 (services come up; any error means "not yet")
-            last = err
-        time.sleep(interval)
-    raise TimeoutError(f"{what}: not ready after {timeout:.0f} s" + (f" (last error: {last})" if last else ""))
-
-
-class Processes:
-    """Processes started by this run, each the leader of its own process group; stopped by id."""
-
-    def __init__(self, log_dir: Path) -> None:
-        self.log_dir = log_dir
-        self.started: list[tuple[str, subprocess.Popen[bytes], Path]] = []
-
-    def start(self, name: str, argv: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
-        path = self.log_dir / f"{name}.log"
-        with open(path, "wb") as out:
-            proc = subprocess.Popen(
-                argv,
-                env=dict(env),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        self.started.append((name, proc, path))
-        log(f"started {name} (pid {proc.pid}): {' '.join(shlex.quote(a) for a in argv[1:])}")
-        return proc
-
-    def check_alive(self) -> None:
-        dead = [f"{name} (exit {p.returncode})" for name, p, _ in self.started if p.poll() is not None]
-        if dead:
-            raise Failure(f"process(es) exited early: {', '.join(dead)}")
-
-    def tails(self, lines: int = 25) -> None:
-        for name, proc, path in self.started:
-            text = path.read_text(errors="replace").splitlines() if path.exists() else []
-            print(f"\n----- {name} (pid {proc.pid}), last {lines} lines of {path} -----")
-            print("\n".join(text[-lines:]))
-
-    def stop(self, grace: float = 30.0) -> list[str]:
-        """
-        SIGTERM each process we started (newest first: a Celery worker then shuts down warm and stops
-        its pool), then its process group; SIGKILL the groups still alive after ``grace`` seconds.
-        """
-        for _name, proc, _ in reversed(self.started):
-            if proc.poll() is None:
-                proc.terminate()
-        deadline = time.monotonic() + grace
-        for _name, proc, _ in self.started:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic() - 5))
-            except subprocess.TimeoutExpired:
-                pass
-        for _name, proc, _ in self.started:
-            _signal_group(proc.pid, signal.SIGTERM)  # children left behind by their leader
-        while time.monotonic() < deadline and any(_group_alive(p.pid) for _, p, _ in self.started):
-            time.sleep(0.5)
-        leftovers = []
-        for name, proc, _ in self.started:
-            if _group_alive(proc.pid):
-                leftovers.append(name)
-                _signal_group(proc.pid, signal.SIGKILL)
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        # Killed children are reaped by init a moment later.
-        end = time.monotonic() + 15
-        while time.monotonic() < end and any(_group_alive(p.pid) for _, p, _ in self.started):
-            time.sleep(0.5)
-        still = [name for name, proc, _ in self.started if _group_alive(proc.pid)]
-        if still:
-            raise Failure(f"could not stop: {still}")
-        return leftovers
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie leader still counts: reap it first.
-    return subprocess.run(["pgrep", "-g", str(pgid)], capture_output=True).returncode == 0
-
-
-class Api:
-    def __init__(self, base: str, username: str, password: str) -> None:
-        import httpx
-
-        self.base = base
-        self.http = httpx.Client(base_url=base, timeout=30)
-        self.username, self.password = username, password
-
-    def login(self) -> None:
-        r = self.http.post("/auth/token", json={"username": self.username, "password": self.password})
-        r.raise_for_status()
-        self.http.headers["Authorization"] = f"Bearer {r.json()['access_token']}"
-
-    def get(self, path: str) -> Any:
-        r = self.http.get(f"/api/v2{path}")
-        r.raise_for_status()
-        return r.json()
-
-    def call(self, method: str, path: str, body: Any) -> Any:
-        r = self.http.request(method, f"/api/v2{path}", json=body)
-        if r.status_code >= 400:
-            raise Failure(f"{method} {path}: HTTP {r.status_code} {r.text[:500]}")
-        return r.json()
-
-    def run_dag(self, dag_id: str, conf: dict[str, Any], logical_date: str | None, timeout: float) -> dict[str, Any]:
-        self.call("PATCH", f"/dags/{dag_id}", {"is_paused": False})
-        run = self.call("POST", f"/dags/{dag_id}/dagRuns", {"logical_date": logical_date, "conf": conf})
-        run_id = run["dag_run_id"]
-        log(f"triggered {dag_id} run {run_id}")
-        deadline = time.monotonic() + timeout
-        state, shown = run["state"], {}
-        while time.monotonic() < deadline:
-            state = self.get(f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}")["state"]
-            tis = self.task_instances(dag_id, run_id)
-            for ti in tis:
-                if shown.get(ti["task_id"]) != ti["state"] and ti["state"] is not None:
-                    shown[ti["task_id"]] = ti["state"]
-                    log(
-                        f"  {dag_id}.{ti['task_id']}: {ti['state']} (queue {ti['queue']}, host {ti['hostname'] or '-'})"
-                    )
-            if state in ("success", "failed"):
-                return {"run_id": run_id, "state": state, "tasks": tis}
-            time.sleep(2)
-        return {"run_id": run_id, "state": f"timeout ({state})", "tasks": self.task_instances(dag_id, run_id)}
-
-    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        data = self.get(f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances")
-        keep = ("task_id", "state", "queue", "pool", "hostname", "duration", "try_number")
-        return [{k: ti.get(k) for k in keep} for ti in data["task_instances"]]
-
-
 # --- the run -------------------------------------------------------------------------------------
 
 
@@ -406,16 +254,6 @@ def _run_step(name: str, argv: list[str], env: Mapping[str, str], log_dir: Path,
     if done.returncode != 0:
         print("\n".join(path.read_text(errors="replace").splitlines()[-40:]))
         raise Failure(f"{name} failed (exit {done.returncode}), log {path}")
-
-
-def seed_daily(conn_id: str, days: int, drift_from: int) -> str:
-    """``gluon_daily`` as `demo week` makes it; returns the logical date of the first drifted day's run."""
-    from airflow_automl_provider.demo import generate, simulate_days
-    from airflow_automl_provider.hooks.tracking import TrackingHook
-
-    daily, runs = simulate_days(generate(days * 1500, seed=3), start="2026-11-01", days=days, drift_from=drift_from)
-    TrackingHook(conn_id=conn_id).replace_with_frame("gluon_daily", daily)
-    return runs[drift_from].isoformat()
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -456,7 +294,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     env = {**base_env, **native_environment(compose, variables, home=home, places=places)}
     username = interpolate("${_AIRFLOW_WWW_USER_USERNAME:-airflow}", variables)
-    procs = Processes(log_dir)
+    procs = Processes(log_dir, log)
     catcher = MailCatcher()
     controller = None
     t = time.monotonic()
@@ -519,7 +357,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         plan = process_plan(compose, variables, free_port)
         for item in plan:
             procs.start(item["name"], item["argv"], {**env, **item["env"]})
-        api = Api(env["AIRFLOW__API__BASE_URL"], username, password)
+        api = Api(env["AIRFLOW__API__BASE_URL"], username, password, log)
 
         def healthy() -> bool:
             procs.check_alive()
