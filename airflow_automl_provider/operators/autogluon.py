@@ -247,6 +247,12 @@ class AutoGluonTrainOperator(BaseOperator):
         if skipped:
             self.log.info("ignore_columns not in the table, nothing to drop: %s", skipped)
         columns = [c for c in existing if c not in ignore]
+        if columns == [self.target_column]:
+            raise ValueError(
+                f"ignore_columns {ignore} leaves no feature to train on in table "
+                f"{hook.dialect.table(self.input_table, self.input_schema)}: its columns are {existing}, "
+                f"{self.target_column!r} is the label. Remove some columns from ignore_columns."
+            )
         df = hook.read_frame(self.input_table, self.input_schema, columns)
         table_name = hook.dialect.table(self.input_table, self.input_schema)
         if df.empty:
@@ -265,7 +271,7 @@ class AutoGluonTrainOperator(BaseOperator):
         with _autogluon_logging(), tempfile.TemporaryDirectory(prefix="automl_train_") as tmp:
             predictor, fit_seconds = self._fit(df, tmp + "/predictor", time_limit, problem_type, eval_metric)
             leaderboard = predictor.leaderboard(silent=True)
-            importance = self._feature_importance(predictor, df, time_limit)
+            importance, importance_data = self._feature_importance(predictor, df, time_limit)
             # Kept with the model (the export tables hold only the newest model's), for comparing models.
             leaderboard_records = _records(leaderboard)
             importance_records = _records(importance.reset_index(names="feature")) if importance is not None else None
@@ -276,6 +282,7 @@ class AutoGluonTrainOperator(BaseOperator):
             curves = validation_curves(*validation, threshold=threshold) if validation else None
             result = self._summary(predictor, leaderboard, df, table_name, fit_seconds, curves, time_limit)
             shared_model = str(uuid.uuid4()) if self.share_model else None
+            trained_at = context["dag_run"].run_after.isoformat() if "dag_run" in context else None
             report = render_report(
                 {
                     **result,
@@ -283,10 +290,14 @@ class AutoGluonTrainOperator(BaseOperator):
                     "time_limit": time_limit,
                     "presets": self.presets,
                     "input_table": table_name,
+                    "label": self.target_column,
+                    "trained_at": trained_at,
+                    "autogluon_version": _autogluon_version(),
+                    "importance_data": importance_data,
                 },
                 leaderboard_records,
                 importance_records or [],
-                data=data_summary(df, self.target_column),
+                data=data_summary(df, self.target_column, problem_type=predictor.problem_type),
                 curves=curves,
             )
             from airflow_automl_provider.drift import build_reference_profile
@@ -301,7 +312,7 @@ class AutoGluonTrainOperator(BaseOperator):
                     "class_labels": [str(c) for c in predictor.class_labels or []],
                     "feature_types": {c: str(df[c].dtype) for c in result["features"]},
                     "autogluon_version": _autogluon_version(),
-                    "trained_at": context["dag_run"].run_after.isoformat() if "dag_run" in context else None,
+                    "trained_at": trained_at,
                 },
                 share=bool(self.share_model),
                 report_html=report,
@@ -364,16 +375,21 @@ class AutoGluonTrainOperator(BaseOperator):
         predictor.fit(df, time_limit=time_limit, **fit_kwargs)
         return predictor, time.monotonic() - started
 
-    def _feature_importance(self, predictor: Any, df: pd.DataFrame, time_limit: float | None) -> pd.DataFrame | None:
+    def _feature_importance(
+        self, predictor: Any, df: pd.DataFrame, time_limit: float | None
+    ) -> tuple[pd.DataFrame | None, str | None]:
+        """Permutation importance, and which rows it was measured on (for the report's caption)."""
         if not self.export_feature_importance:
-            return None
+            return None, None
         budget = max(10.0, 0.2 * time_limit) if time_limit else None
         try:
             # The fit's own holdout set when there is one (no bagging), so the figures are out of sample.
-            return predictor.feature_importance(data=None, time_limit=budget, silent=True)
+            return predictor.feature_importance(data=None, time_limit=budget, silent=True), "AutoGluon's holdout rows"
         except Exception:
-            sample = df.sample(n=min(len(df), 5000), random_state=0)
-            return predictor.feature_importance(data=sample, time_limit=budget, silent=True)
+            n = min(len(df), 5000)
+            sample = df.sample(n=n, random_state=0)
+            importance = predictor.feature_importance(data=sample, time_limit=budget, silent=True)
+            return importance, f"a sample of {n:,} training rows (in-sample: no holdout set)"
 
     def _summary(
         self,

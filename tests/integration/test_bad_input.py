@@ -65,6 +65,7 @@ def bad_db(db, tmp_path):
         ({"input_table": 'bad_train"; DROP TABLE bad_train; --'}, InvalidIdentifierError, "Invalid table name"),
         ({"input_schema": "x y"}, InvalidIdentifierError, "Invalid schema name 'x y'"),
         ({"export_leaderboard": "lb;drop"}, InvalidIdentifierError, "Invalid table name 'lb;drop'"),
+        ({"ignore_columns": "a, b"}, ValueError, r"ignore_columns \['a', 'b'\] leaves no feature .*bad_train"),
     ],
 )
 def test_train_refuses_bad_input_and_writes_nothing(bad_db, kwargs, error, message):
