@@ -61,6 +61,10 @@ class TableNotFoundError(LookupError):
     """An input table that does not exist or cannot be read."""
 
 
+class SchemaNotFoundError(LookupError):
+    """An output schema that does not exist on the connection."""
+
+
 class MissingColumnError(KeyError):
     """A column the task needs is not in the table."""
 
@@ -187,6 +191,7 @@ class TrackingHook(BaseHook):
         """
         d = self.dialect
         names = [d.table(table.name, schema) for table in tables]
+        self.check_schema(schema)
         try:
             with self.transaction() as conn:
                 cur = conn.cursor()
@@ -267,6 +272,24 @@ class TrackingHook(BaseHook):
                 f"its columns are {existing}."
             )
         return existing
+
+    def check_schema(self, schema: str | None) -> None:
+        """Raise :class:`SchemaNotFoundError` naming a schema the connection does not have (before writing in it)."""
+        if not schema:
+            return
+        if self.dialect.name == "sqlite":
+            exists = schema in {r[1] for r in self.query("PRAGMA database_list")}
+        elif self.dialect.name == "postgresql":
+            exists = bool(self.query("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema]))
+        else:
+            ph = self.dialect.placeholder
+            exists = bool(self.query(f"SELECT 1 FROM information_schema.schemata WHERE schema_name = {ph}", [schema]))
+        if not exists:
+            what = "attached database" if self.dialect.name == "sqlite" else "schema"
+            raise SchemaNotFoundError(
+                f"The {what} {schema!r} does not exist on connection {self.conn_id!r}: create it first, or leave "
+                "the schema empty for the connection's default."
+            )
 
     def table_names(self, schema: str | None = None) -> set[str]:
         """Names of the tables in ``schema`` (the connection's default when empty)."""
@@ -629,6 +652,7 @@ class TrackingHook(BaseHook):
         for name, _ in columns:
             validate_column(name)
         staging = f"{table[:40]}__new_{uuid.uuid4().hex[:8]}"
+        self.check_schema(schema)
         cur = conn.cursor()
         if d.name == "mysql":
             self._drop_stale_staging(cur, table, schema)

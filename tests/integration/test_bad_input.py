@@ -155,3 +155,28 @@ def test_unknown_models_are_named(db, model_store):
     )
     with pytest.raises(ModelNotFoundError, match="No model named 'never_trained'"):
         op.execute(context={})
+
+
+def test_an_output_schema_that_does_not_exist_is_named(db, adult_model, adult_frames, model_store):
+    """Not 'table does not exist': the schema is what is missing, and nothing is written."""
+    from airflow_automl_provider.hooks.tracking import SchemaNotFoundError
+
+    conn_id, schema = db
+    _, test = adult_frames
+    hook = TrackingHook(conn_id=conn_id)
+    hook.replace_with_frame("schema_in", test.head(20), schema)
+    missing = "main_nope" if hook.dialect.name == "sqlite" else "automl_no_such_schema"
+    with pytest.raises(SchemaNotFoundError, match=f"'{missing}' does not exist on connection '{conn_id}'"):
+        hook.create_tables(missing)
+    with pytest.raises(SchemaNotFoundError, match=f"'{missing}' does not exist on connection '{conn_id}'"):
+        AutoGluonPredictOperator(
+            task_id="predict",
+            conn_id=conn_id,
+            model_name=adult_model["model_name"],
+            input_table="schema_in",
+            input_schema=schema,
+            output_table="schema_out",
+            output_schema=missing,
+            model_store=model_store,
+        ).execute(context={})
+    assert "schema_out" not in hook.table_names(schema)
