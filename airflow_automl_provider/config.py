@@ -11,6 +11,8 @@ from fnmatch import fnmatchcase
 
 #: ``[automl] allowed_conn_ids``'s default: the one connection the shipped DAGs use.
 DEFAULT_ALLOWED_CONN_IDS = "automl_default"
+#: ``[automl] lock_timeout``'s default, in seconds.
+DEFAULT_LOCK_TIMEOUT = 120.0
 
 
 class NotAllowedError(PermissionError):
@@ -68,3 +70,15 @@ def conn_id_choices() -> list[str] | None:
     """The allowed connections as a list for a form's drop-down, or ``None`` when patterns make it open."""
     allowed = allowed_conn_ids()
     return None if any(ch in pattern for pattern in allowed for ch in "*?[") else allowed
+
+
+def lock_timeout() -> float:
+    """``[automl] lock_timeout``: seconds a statement waits for a table lock before it fails."""
+    text = _option("lock_timeout", str(DEFAULT_LOCK_TIMEOUT))
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise ValueError(f"Invalid [automl] lock_timeout {text!r}: expected a number of seconds.") from None
+    if not seconds > 0:
+        raise ValueError(f"Invalid [automl] lock_timeout {text!r}: expected a positive number of seconds.")
+    return seconds

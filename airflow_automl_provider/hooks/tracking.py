@@ -61,6 +61,21 @@ class TableNotFoundError(LookupError):
     """An input table that does not exist or cannot be read."""
 
 
+class TableLockedError(TimeoutError):
+    """Another writer held a table's lock for longer than ``[automl] lock_timeout``."""
+
+
+def is_lock_error(err: BaseException) -> bool:
+    """A database's "could not get the lock in time" error (SQLite, PostgreSQL 55P03, MySQL 1205/3572)."""
+    if getattr(err, "pgcode", None) == "55P03" or getattr(getattr(err, "diag", None), "sqlstate", None) == "55P03":
+        return True
+    args = getattr(err, "args", ())
+    if args and isinstance(args[0], int) and args[0] in (1205, 3572):
+        return True
+    text = str(err).lower()
+    return "database is locked" in text or "database table is locked" in text or "lock timeout" in text
+
+
 class SchemaNotFoundError(LookupError):
     """An output schema that does not exist on the connection."""
 
@@ -140,6 +155,53 @@ class TrackingHook(BaseHook):
             )
         return hook
 
+    def connect(self) -> Any:
+        """
+        A new DB-API connection that waits for a lock at most ``[automl] lock_timeout`` seconds, then fails
+        with the database's lock error: nothing waits forever, and on SQLite a second writer waits for the
+        first instead of failing at once with "database is locked".
+        """
+        from airflow_automl_provider.config import lock_timeout
+
+        seconds = lock_timeout()
+        conn = self.db_hook.get_conn()
+        if self.dialect.name == "sqlite":
+            conn.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+        elif self.dialect.name == "postgresql":
+            cur = conn.cursor()
+            cur.execute(f"SET lock_timeout = {int(seconds * 1000)}")
+            conn.commit()  # a session setting, outside the transactions that follow
+        elif self.dialect.name == "mysql":
+            cur = conn.cursor()
+            cur.execute(f"SET SESSION lock_wait_timeout = {max(1, int(seconds))}")
+            cur.execute(f"SET SESSION innodb_lock_wait_timeout = {max(1, int(seconds))}")
+        return conn
+
+    def table_identity(self, table: str, schema: str | None = None) -> tuple[str, str]:
+        """
+        ``(schema, table)`` as the database resolves the name: the default schema filled in, and names
+        folded where the database ignores case (SQLite always; MySQL with lower_case_table_names), so
+        that two spellings of one table compare equal.
+        """
+        schema, table = split_table_name(table, schema)
+        d = self.dialect
+        if d.name == "sqlite":
+            return (schema or "main").lower(), table.lower()
+        if d.name == "postgresql":
+            if schema is None:  # where the search path finds it, else where it would be created
+                rows = self.query(
+                    "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE c.oid = to_regclass(%s)",
+                    [d.table(table)],
+                )
+                schema = rows[0][0] if rows else self.query("SELECT current_schema()")[0][0]
+            return schema, table
+        if d.name == "mysql":
+            ((default, fold),) = self.query("SELECT DATABASE(), @@lower_case_table_names")
+            schema = schema or default
+            return (schema.lower(), table.lower()) if int(fold or 0) else (schema, table)
+        return schema or "", table
+
     @cached_property
     def dialect(self) -> SqlDialect:
         return SqlDialect.for_hook(self.db_hook)
@@ -148,7 +210,7 @@ class TrackingHook(BaseHook):
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Any]:
         """A DB-API connection in one transaction: committed on success, rolled back on any error."""
-        conn = self.db_hook.get_conn()
+        conn = self.connect()
         try:
             if self.dialect.name == "sqlite":
                 # Python's sqlite3 only opens a transaction before DML; DDL must be inside it too.
@@ -174,7 +236,7 @@ class TrackingHook(BaseHook):
             "sqlite": "BEGIN",
             "mysql": "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
         }[self.dialect.name]
-        conn = self.db_hook.get_conn()
+        conn = self.connect()
         try:
             conn.cursor().execute(begin)
             yield conn
@@ -250,12 +312,17 @@ class TrackingHook(BaseHook):
     def columns(self, table: str, schema: str | None = None) -> list[str]:
         """Column names of a table; :class:`TableNotFoundError` names the table when it cannot be read."""
         name = self.dialect.table(table, schema)
-        conn = self.db_hook.get_conn()
+        conn = self.connect()
         try:
             cur = conn.cursor()
             cur.execute(f"SELECT * FROM {name} WHERE 1 = 0")
             return [col[0] for col in cur.description]
         except Exception as err:
+            if is_lock_error(err):  # the table is there, another writer holds it: say so
+                raise TableLockedError(
+                    f"Table {name} on connection {self.conn_id!r} stayed locked by another writer for longer "
+                    f"than [automl] lock_timeout: {err}"
+                ) from err
             raise TableNotFoundError(
                 f"Table {name} does not exist or cannot be read on connection {self.conn_id!r}: {err}"
             ) from err
@@ -618,7 +685,7 @@ class TrackingHook(BaseHook):
 
     def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of one read-only query with bound parameters."""
-        conn = self.db_hook.get_conn()
+        conn = self.connect()
         try:
             cur = conn.cursor()
             cur.execute(sql, list(parameters))
@@ -705,7 +772,7 @@ class TrackingHook(BaseHook):
         if self.dialect.name != "sqlite":
             return False
         self.columns(table, schema)  # TableNotFoundError names a table that cannot be read
-        conn = self.db_hook.get_conn()
+        conn = self.connect()
         try:
             return self._sqlite_rowid_table_columns(conn, table, schema) is not None
         finally:
@@ -872,7 +939,7 @@ class TrackingHook(BaseHook):
         if self.dialect.name == "sqlite":
             yield conn
             return
-        other = self.db_hook.get_conn()
+        other = self.connect()
         try:
             yield other
         finally:

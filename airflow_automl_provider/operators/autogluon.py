@@ -540,6 +540,14 @@ class AutoGluonPredictOperator(BaseOperator):
         split_table_name(self.input_table, self.input_schema)
         split_table_name(self.output_table, self.output_schema)
         hook = TrackingHook(conn_id=self.conn_id)
+        # As the database resolves names (default schema, case): `My_T`, `main.t`, `public.t` can be `t`.
+        if hook.table_identity(self.input_table, self.input_schema) == hook.table_identity(
+            self.output_table, self.output_schema
+        ):
+            raise ValueError(
+                f"output_table {hook.dialect.table(self.output_table, self.output_schema)} is the input table {hook.dialect.table(self.input_table, self.input_schema)}: the output replaces its table while the "
+                "input is read, so give another output table."
+            )
         store = ModelStoreHook(base_uri=self.model_store or None)
         with _autogluon_logging():
             predictor, manifest = store.load(self.model_name or None, self.shared_model or None)
@@ -561,11 +569,6 @@ class AutoGluonPredictOperator(BaseOperator):
             read, keep = ["rowid", *features], [SOURCE_ROW]
         in_name = hook.dialect.table(self.input_table, self.input_schema)
         out_name = hook.dialect.table(self.output_table, self.output_schema)
-        if in_name == out_name:
-            raise ValueError(
-                f"output_table {out_name} is the input table: the output replaces its table while the input "
-                "is read, so give another output table."
-            )
 
         total = hook.count_rows(self.input_table, self.input_schema, window)  # for the progress log
         started = time.monotonic()

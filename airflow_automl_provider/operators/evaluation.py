@@ -358,7 +358,7 @@ class EvaluateModelOperator(BaseOperator):
         confusion = {(_text(a), _text(p)): int(n) for a, p, n in hook.query(m.confusion_query(hook.dialect, cols))}
         result: dict[str, Any] = {**m.multiclass_measures(confusion), "rows": sum(confusion.values())}
         # Log loss needs the probability of each row's true class, which lives in JSON: read it in chunks.
-        conn = hook.db_hook.get_conn()
+        conn = hook.connect()
         try:
             pairs = (
                 (label, json.loads(probs))

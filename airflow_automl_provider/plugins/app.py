@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import json
 import logging
+import re
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from urllib.parse import quote, urlencode
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from airflow_automl_provider.hooks.model_store import ModelNotFoundError, ModelStoreHook, validate_model_name
 from airflow_automl_provider.plugins import charts
@@ -127,6 +129,16 @@ def fmt_utc(value: Any, fallback: Any = None) -> str:
     return "" if fallback is None else str(fallback)
 
 
+_BREAK_AFTER = re.compile(r"([_\-.:/+,])")
+
+
+def breakable(value: Any) -> Markup:
+    """Escaped text that may wrap after ``_ - . : / + ,`` (long model names and run ids), not inside words."""
+    if value is None:
+        return Markup("")
+    return Markup(_BREAK_AFTER.sub(r"\1<wbr>", str(escape(str(value)))))
+
+
 def urlpart(value: Any) -> str:
     """One URL path segment (names are validated too, but quoting keeps any value a single segment)."""
     return quote(str(value), safe="")
@@ -140,7 +152,9 @@ def _env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(score=fmt_score, count=fmt_count, seconds=fmt_seconds, utc=fmt_utc, urlpart=urlpart)
+    env.filters.update(
+        score=fmt_score, count=fmt_count, seconds=fmt_seconds, utc=fmt_utc, urlpart=urlpart, breakable=breakable
+    )
     return env
 
 
@@ -376,7 +390,8 @@ def _param_text(value: Any) -> str:
     if value is None or value == "":
         return "not recorded"
     if isinstance(value, float):
-        return fmt_score(value) if abs(value) < 1000 else fmt_count(value)
+        # A parameter, not a score: as given (60.0 is 60), with thousands separators.
+        return f"{value:,.4f}".rstrip("0").rstrip(".")
     if isinstance(value, int) and not isinstance(value, bool):
         return fmt_count(value)
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)

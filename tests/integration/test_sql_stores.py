@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -98,10 +99,8 @@ def _predict_op(
         model_name=adult_model["model_name"],
         input_table=input_table,
         output_table=output_table,
-        input_schema=schema,
-        output_schema=schema,
         model_store=model_store,
-        **kwargs,
+        **{"input_schema": schema, "output_schema": schema, **kwargs},
     )
 
 
@@ -249,10 +248,34 @@ def test_postgres_copy_reads_equal_the_cursor_reads(postgres_schema, monkeypatch
 
 def test_predicting_a_table_into_itself_is_refused(db, adult_model, adult_test_table, model_store):
     conn_id, schema = db
-    op = _predict_op(db, adult_model, model_store, "adult_test", "adult_test")
-    with pytest.raises(ValueError, match="is the input table"):
-        op.execute(context={})
-    assert TrackingHook(conn_id=conn_id).count_rows("adult_test", schema) == len(adult_test_table)
+    hook = TrackingHook(conn_id=conn_id)
+    # Other spellings of the same table, as the database resolves them: schema-qualified, or (where the
+    # database ignores case in table names) in other case.
+    spellings = [("adult_test", schema), (f"{schema or 'main'}.adult_test", None)]
+    if hook.dialect.name == "sqlite":
+        spellings += [("ADULT_Test", None), ("MAIN.adult_test", None)]
+    for output_table, output_schema in spellings:
+        op = _predict_op(db, adult_model, model_store, "adult_test", output_table, output_schema=output_schema)
+        with pytest.raises(ValueError, match="is the input table"):
+            op.execute(context={})
+    assert hook.count_rows("adult_test", schema) == len(adult_test_table)
+    assert hook.columns("adult_test", schema) == list(adult_test_table.columns)  # features and key intact
+
+
+def test_a_postgres_table_found_through_the_search_path_is_the_same_table(postgres_schema):
+    """`public.t` and `t` on PostgreSQL: the same table when the search path finds it in public."""
+    import uuid
+
+    hook = TrackingHook(conn_id="automl_pg")
+    name = f"same_t_{uuid.uuid4().hex[:8]}"
+    hook.replace_with_frame(name, pd.DataFrame({"a": [1]}))  # in public, the default search path's schema
+    try:
+        assert hook.table_identity(name) == hook.table_identity(f"public.{name}") == ("public", name)
+        assert hook.table_identity(name.upper()) != hook.table_identity(name)  # quoted: case matters there
+        assert hook.table_identity(name, postgres_schema) != hook.table_identity(name)
+    finally:
+        with hook.transaction() as conn:
+            conn.cursor().execute(f'DROP TABLE "public"."{name}"')
 
 
 def test_sqlite_view_input_gives_the_same_output_as_its_table(sqlite_db, adult_model, model_store):
@@ -326,3 +349,62 @@ def test_replacing_a_sqlite_table_keeps_the_views_over_it(sqlite_db):
         conn.commit()
     finally:
         conn.close()
+
+
+def test_a_sqlite_writer_waits_for_another_instead_of_failing(sqlite_db, monkeypatch):
+    """Two runs writing one SQLite file: the second waits for the first's lock (busy timeout)."""
+    import sqlite3
+    import threading
+    import time
+
+    hook = TrackingHook(conn_id="automl_sqlite")
+    hook.create_tables()
+    path = hook.db_hook.get_conn().execute("PRAGMA database_list").fetchone()[2]
+    holder = sqlite3.connect(path, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # the first run's write transaction
+    release = threading.Timer(6.0, holder.commit)  # longer than sqlite3's own 5 s default
+    release.start()
+    started = time.monotonic()
+    hook.upsert(EXPERIMENTS, {"dag_id": "d", "run_id": "waited", "model_name": "m"})
+    assert time.monotonic() - started >= 5.5
+    release.join()
+    holder.close()
+
+    # Past [automl] lock_timeout it fails, and says it was a lock, not a missing table.
+    monkeypatch.setenv("AIRFLOW__AUTOML__LOCK_TIMEOUT", "1")
+    holder = sqlite3.connect(path)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        from airflow_automl_provider.hooks.tracking import TableLockedError
+
+        with pytest.raises(TableLockedError, match="automl_experiments.* locked by another writer"):
+            TrackingHook(conn_id="automl_sqlite").columns(EXPERIMENTS.name)
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+def test_a_postgres_write_gives_up_on_a_held_lock_instead_of_waiting_forever(postgres_schema, monkeypatch):
+    import time
+
+    import psycopg2
+
+    from airflow_automl_provider.hooks.tracking import is_lock_error
+
+    hook = TrackingHook(conn_id="automl_pg")
+    hook.replace_with_frame("locked_out", pd.DataFrame({"a": [1]}), postgres_schema)
+    holder = psycopg2.connect(os.environ["AIRFLOW_CONN_AUTOML_PG"])
+    holder.cursor().execute(f'LOCK TABLE "{postgres_schema}"."locked_out" IN ACCESS EXCLUSIVE MODE')
+    monkeypatch.setenv("AIRFLOW__AUTOML__LOCK_TIMEOUT", "1")
+    started = time.monotonic()
+    try:
+        with pytest.raises(Exception) as err:  # noqa: B017 (the driver's own lock error, checked below)
+            TrackingHook(conn_id="automl_pg").replace_with_frame(
+                "locked_out", pd.DataFrame({"a": [2]}), postgres_schema
+            )
+        assert is_lock_error(err.value), err.value
+        assert time.monotonic() - started < 30
+    finally:
+        holder.rollback()
+        holder.close()
+    assert hook.read_frame("locked_out", postgres_schema)["a"].tolist() == [1]  # nothing half-written
