@@ -345,8 +345,10 @@ def binary_counts_query(d: SqlDialect, c: Columns) -> str:
     """
     Confusion counts and log loss sums of a binary prediction table.
 
-    Parameters: the positive class (three times, as text). Returns one row:
-    rows, true positives, predicted positives, actual positives, correct, log loss sum.
+    Parameters (as text): the positive class as the label column holds it, then as the prediction
+    column holds it (they can differ in form: ``1.0`` read back from a REAL label column, ``1`` from
+    the model), in the order of :func:`binary_counts_parameters`. Returns one row: rows, true
+    positives, predicted positives, actual positives, correct, log loss sum.
     """
     ph = d.text_placeholder
     t = d.as_text(c.target)
@@ -356,13 +358,19 @@ def binary_counts_query(d: SqlDialect, c: Columns) -> str:
     clipped = f"(CASE WHEN {s} < {eps} THEN {eps} WHEN {s} > 1 - {eps} THEN 1 - {eps} ELSE {s} END)"
     return f"""
 SELECT COUNT(*),
-       SUM(CASE WHEN {t} = {ph} AND {p} = {t} THEN 1 ELSE 0 END),
+       SUM(CASE WHEN {t} = {ph} AND {p} = {ph} THEN 1 ELSE 0 END),
        SUM(CASE WHEN {p} = {ph} THEN 1 ELSE 0 END),
        SUM(CASE WHEN {t} = {ph} THEN 1 ELSE 0 END),
-       SUM(CASE WHEN {p} = {t} THEN 1 ELSE 0 END),
+       SUM(CASE WHEN ({t} = {ph}) = ({p} = {ph}) THEN 1 ELSE 0 END),
        SUM(CASE WHEN {t} = {ph} THEN -LN({clipped}) ELSE -LN(1 - {clipped}) END)
 FROM {c.table}
 """
+
+
+def binary_counts_parameters(label_positive: str, predicted_positive: str) -> list[str]:
+    """The bound values of :func:`binary_counts_query`, in its order."""
+    t, p = label_positive, predicted_positive
+    return [t, p, p, t, t, p, t]
 
 
 def binary_measures(rows: int, tp: int, pred_pos: int, actual_pos: int, correct: int) -> dict[str, float]:

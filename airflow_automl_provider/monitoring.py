@@ -48,7 +48,12 @@ def decide(performance: Mapping[str, Any], data_drift: Mapping[str, Any] | None,
     ``auc_high``, ``consecutive_below``) and the data drift XCom (``drifted_share``, ``drifted``).
     """
     if performance.get("status") == "insufficient_data":
-        return Decision(False, "insufficient_data", [performance.get("reason") or "batch too small to judge"])
+        # The AUROC cannot be judged today; the data's drift still can.
+        why = performance.get("reason") or "batch too small to judge"
+        drifted = _data_drift_reasons(data_drift, rules)
+        if drifted:
+            return Decision(True, "drift", [*drifted, f"AUROC not judged: {why}"])
+        return Decision(False, "insufficient_data", [why])
     reasons: list[str] = []
     auc = float(performance["auc"])
     # With DeLong, judge the best the model could plausibly be doing today, not the point estimate.
@@ -69,12 +74,18 @@ def decide(performance: Mapping[str, Any], data_drift: Mapping[str, Any] | None,
             f"{what} {auc:.4f} dropped {float(baseline) - auc:.4f} under the validation AUROC {float(baseline):.4f} "
             f"(more than {rules.max_auc_drop})"
         )
-    if data_drift and rules.max_drifted_share is not None:
-        share = float(data_drift.get("drifted_share") or 0.0)
-        if share > rules.max_drifted_share:
-            names = ", ".join(f["feature"] for f in data_drift.get("drifted", []))
-            reasons.append(f"{share:.0%} of the features drifted (more than {rules.max_drifted_share:.0%}): {names}")
+    reasons += _data_drift_reasons(data_drift, rules)
     return Decision(bool(reasons), "drift" if reasons else "ok", reasons)
+
+
+def _data_drift_reasons(data_drift: Mapping[str, Any] | None, rules: DriftRules) -> list[str]:
+    if not data_drift or rules.max_drifted_share is None:
+        return []
+    share = float(data_drift.get("drifted_share") or 0.0)
+    if share <= rules.max_drifted_share:
+        return []
+    names = ", ".join(f["feature"] for f in data_drift.get("drifted", []))
+    return [f"{share:.0%} of the features drifted (more than {rules.max_drifted_share:.0%}): {names}"]
 
 
 def run_link(base_url: str, dag_id: str, run_id: str) -> str:

@@ -164,6 +164,8 @@ with DAG(
         schema="{{ params.output_database or '' }}",
         target_column="{{ params.target_column }}",
         positive_class=f"{{{{ params.positive_class or {MODEL}['positive_class'] }}}}",
+        score_class=f"{{{{ {MODEL}['positive_class'] }}}}",
+        problem_type=f"{{{{ {MODEL}['problem_type'] }}}}",
         model_name=f"{{{{ {MODEL}['model_name'] }}}}",
         test_table="{{ params.test_data_table }}",
         baseline=f"{{{{ {MODEL}['validation_auroc'] }}}}",

@@ -152,6 +152,7 @@ with DAG(
         problem_type=f"{{{{ {TRAINED}['problem_type'] }}}}",
         positive_class=f"{{{{ params.positive_class or {TRAINED}['positive_class'] }}}}",
         model_name=f"{{{{ {TRAINED}['model_name'] }}}}",
+        score_class=f"{{{{ {TRAINED}['positive_class'] }}}}",
     )
     record_evaluation = RecordEvaluationOperator(
         task_id="record_evaluation",

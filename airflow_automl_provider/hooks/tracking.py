@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 
 from airflow_automl_provider.constants import DEFAULT_CHUNK_ROWS, DEFAULT_CONN_ID
+from airflow_automl_provider.metrics import EvaluationError
 from airflow_automl_provider.schemas import TRACKING_TABLES, TableSchema
 from airflow_automl_provider.sql import (
     SqlDialect,
@@ -74,6 +75,15 @@ def is_lock_error(err: BaseException) -> bool:
         return True
     text = str(err).lower()
     return "database is locked" in text or "database table is locked" in text or "lock timeout" in text
+
+
+class LabelNotFoundError(EvaluationError):
+    """A label value (a positive class, say) that no row of the label column holds."""
+
+
+def _label_text(value: Any) -> str:
+    """A label read back as text (MySQL returns the binary casts as bytes)."""
+    return value.decode() if isinstance(value, bytes | bytearray) else str(value)
 
 
 class SchemaNotFoundError(LookupError):
@@ -398,6 +408,36 @@ class TrackingHook(BaseHook):
             raise TypeError(
                 f"Column {column!r} of table {name} is not numeric: its type is {rows[0][0]}; expected numbers."
             )
+
+    def resolve_label(
+        self, table: str, schema: str | None, column: str, wanted: Any, what: str = "positive_class"
+    ) -> str:
+        """
+        The text of ``column``'s label that is ``wanted`` as a value (see :mod:`..labels`): ``wanted``
+        itself when a row holds it as text, else the one label equal to it as a number or a boolean
+        (``1`` for ``1.0``, ``True`` for ``true``). A value no row holds is an error naming the labels seen.
+        """
+        from airflow_automl_provider.labels import match_label
+
+        d = self.dialect
+        name, col = d.table(table, schema), d.as_text(d.quote(column))
+        wanted = str(wanted)
+        if self.query(f"SELECT 1 FROM {name} WHERE {col} = {d.text_placeholder} LIMIT 1", [wanted]):
+            return wanted
+        seen = sorted(
+            _label_text(v)
+            for (v,) in self.query(f"SELECT DISTINCT {col} FROM {name} WHERE {col} IS NOT NULL LIMIT 1001")
+        )
+        if not seen:
+            return wanted  # no labels at all: the caller's own check says what is wrong (no rows, NULLs)
+        match = match_label(wanted, seen)
+        if match is None:
+            shown = seen[:20] + (["..."] if len(seen) > 20 else [])
+            raise LabelNotFoundError(
+                f"{what} {wanted!r} is not among the labels of column {column!r} in table {name}, as text or as "
+                f"a number or boolean: labels seen {shown}."
+            )
+        return match
 
     def distinct_values(self, table: str, schema: str | None, column: str, limit: int = 20) -> list[Any]:
         """Up to ``limit`` distinct values of a column, for error messages."""

@@ -103,6 +103,10 @@ class PerformanceDriftOperator(BaseOperator):
     :param significance: ``none`` or ``delong``. (templated)
     :param confidence: level of the DeLong interval. (templated)
     :param consecutive_runs: how many recorded runs to read back. (templated)
+    :param score_class: the class whose probability ``score_column`` holds (the model's positive class);
+        a different ``positive_class`` is refused. Empty: not checked. (templated)
+    :param problem_type: the model's problem type; only ``binary`` models are judged (AUROC), any
+        other fails the task with a message saying so. Empty: not checked. (templated)
     """
 
     template_fields: Sequence[str] = (
@@ -111,6 +115,8 @@ class PerformanceDriftOperator(BaseOperator):
         "schema",
         "target_column",
         "positive_class",
+        "score_class",
+        "problem_type",
         "score_column",
         "model_name",
         "test_table",
@@ -141,9 +147,13 @@ class PerformanceDriftOperator(BaseOperator):
         significance: str = "none",
         confidence: float | str = 0.95,
         consecutive_runs: int | str = 1,
+        score_class: Any = None,
+        problem_type: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.score_class = score_class
+        self.problem_type = problem_type
         self.conn_id = conn_id
         self.table = table
         self.schema = schema
@@ -162,12 +172,26 @@ class PerformanceDriftOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_automl_provider import metrics as m
         from airflow_automl_provider.hooks.tracking import TrackingHook
-        from airflow_automl_provider.operators.evaluation import _columns
+        from airflow_automl_provider.operators.evaluation import _columns, check_score_class
 
+        if self.problem_type not in (None, "", "None", "binary"):
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(
+                f"Model {self.model_name!r} is a {self.problem_type} model: the drift monitor judges the AUROC of "
+                "binary models only, so its performance cannot be monitored (its data drift is recorded)."
+            )
+        check_score_class(self.positive_class, self.score_class, self.score_column)
         hook = TrackingHook(conn_id=self.conn_id)
         schema = self.schema or None
-        positive = str(self.positive_class)
         cols = _columns(hook, self.table, schema, target=self.target_column, score=self.score_column)
+        # A typo, or labels stored as 0.0/1.0 for a model trained on 0/1, must not read as "0 positive".
+        try:
+            positive = hook.resolve_label(self.table, schema, self.target_column, self.positive_class)
+        except m.EvaluationError:
+            if self.score_class in (None, "", "None"):
+                raise
+            positive = str(self.positive_class)  # the model's own class, absent from this batch: judged below
         (row,) = hook.query(m.auroc_query(hook.dialect, cols), [positive])
         rows, pos, neg = int(row[0] or 0), int(row[5] or 0), int(row[6] or 0)
         min_rows = int(self.min_rows)

@@ -78,7 +78,7 @@ def evaluate_auroc(
     if positive_class is None or positive_class == "":
         raise ValueError("positive_class is required: the label value that counts as positive.")
     cols = _columns(hook, table, schema, target=target_column, score=score_column)
-    positive = str(positive_class)
+    positive = hook.resolve_label(table, schema, target_column, positive_class)
     # A catalog lookup, except on SQLite, where it scans the table: there the streaming pass finds
     # text scores itself and leaves them to the SQL path, which checks first.
     sqlite = hook.dialect.name == "sqlite"
@@ -102,6 +102,22 @@ def evaluate_auroc(
             f"{cols.table}: labels seen {labels}."
         )
     return m.auroc_from_row(row, table=cols.table, score_column=score_column, positive_class=positive)
+
+
+def check_score_class(positive_class: Any, score_class: Any, score_column: str) -> None:
+    """
+    Refuse a ``positive_class`` that is not the class whose probability ``score_column`` holds: its
+    AUROC, precision and recall would silently be those of the other class.
+    """
+    from airflow_automl_provider.labels import same_label
+
+    if score_class in (None, "", "None") or same_label(str(positive_class), str(score_class)):
+        return
+    raise m.EvaluationError(
+        f"positive_class {str(positive_class)!r} is not the class whose probability {score_column!r} holds "
+        f"({str(score_class)!r}, the model's positive class): the measures would be those of the other class. "
+        f"Leave positive_class empty, or set it to {str(score_class)!r}."
+    )
 
 
 def _auroc_method(hook: TrackingHook, cols: m.Columns) -> str:
@@ -221,9 +237,19 @@ class AUROCEvaluationOperator(BaseOperator):
     :param positive_class: the label value that counts as positive, compared as text. (templated)
     :param score_column: probability of the positive class. (templated)
     :param schema: schema of ``table`` when not qualified. (templated)
+    :param score_class: the class whose probability ``score_column`` holds (the model's positive class);
+        a different ``positive_class`` is refused. Empty: not checked. (templated)
     """
 
-    template_fields: Sequence[str] = ("conn_id", "table", "target_column", "positive_class", "score_column", "schema")
+    template_fields: Sequence[str] = (
+        "conn_id",
+        "table",
+        "target_column",
+        "positive_class",
+        "score_column",
+        "schema",
+        "score_class",
+    )
     ui_color = "#f0d5f7"
     operator_extra_links = (MonitoringLink(),)
 
@@ -236,6 +262,7 @@ class AUROCEvaluationOperator(BaseOperator):
         positive_class: Any,
         score_column: str = "predicted_proba",
         schema: str | None = None,
+        score_class: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -245,8 +272,10 @@ class AUROCEvaluationOperator(BaseOperator):
         self.positive_class = positive_class
         self.score_column = score_column
         self.schema = schema
+        self.score_class = score_class
 
     def execute(self, context: Context) -> dict[str, Any]:
+        check_score_class(self.positive_class, self.score_class, self.score_column)
         hook = TrackingHook(conn_id=self.conn_id)
         result = evaluate_auroc(
             hook, self.table, self.target_column, self.positive_class, self.score_column, self.schema or None
@@ -274,6 +303,8 @@ class EvaluateModelOperator(BaseOperator):
     :param schema: schema of ``table`` when not qualified. (templated)
     :param model_name: the model whose predictions these are; passed on in the XCom, so that the
         task's "AutoML monitoring" link opens that model's page. (templated)
+    :param score_class: the class whose probability ``score_column`` holds (the model's positive class);
+        a different ``positive_class`` is refused. Empty: not checked. (templated)
     """
 
     template_fields: Sequence[str] = (
@@ -287,6 +318,7 @@ class EvaluateModelOperator(BaseOperator):
         "probabilities_column",
         "schema",
         "model_name",
+        "score_class",
     )
     ui_color = "#f0d5f7"
     operator_extra_links = (MonitoringLink(),)
@@ -304,6 +336,7 @@ class EvaluateModelOperator(BaseOperator):
         probabilities_column: str = "predicted_probabilities",
         schema: str | None = None,
         model_name: str | None = None,
+        score_class: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -317,6 +350,7 @@ class EvaluateModelOperator(BaseOperator):
         self.probabilities_column = probabilities_column
         self.schema = schema
         self.model_name = model_name
+        self.score_class = score_class
 
     def execute(self, context: Context) -> dict[str, Any]:
         hook = TrackingHook(conn_id=self.conn_id)
@@ -340,10 +374,16 @@ class EvaluateModelOperator(BaseOperator):
         return result
 
     def _binary(self, hook: TrackingHook, schema: str | None, pred: str) -> dict[str, Any]:
+        check_score_class(self.positive_class, self.score_class, self.score_column)
         result = evaluate_auroc(hook, self.table, self.target_column, self.positive_class, self.score_column, schema)
         cols = _columns(hook, self.table, schema, target=self.target_column, prediction=pred, score=self.score_column)
-        positive = str(self.positive_class)
-        (row,) = hook.query(m.binary_counts_query(hook.dialect, cols), [positive] * 4)
+        # The positive class as each column holds it: 1.0 in a REAL label column, 1 from the model, say.
+        positive = hook.resolve_label(self.table, schema, self.target_column, self.positive_class)
+        try:
+            predicted = hook.resolve_label(self.table, schema, pred, self.positive_class)
+        except m.EvaluationError:
+            predicted = positive  # never predicted: no row matches either way
+        (row,) = hook.query(m.binary_counts_query(hook.dialect, cols), m.binary_counts_parameters(positive, predicted))
         rows, tp, pred_pos, actual_pos, correct, loss = row
         counts = (int(rows), int(tp or 0), int(pred_pos or 0), int(actual_pos or 0), int(correct or 0))
         return {

@@ -180,3 +180,54 @@ def test_an_output_schema_that_does_not_exist_is_named(db, adult_model, adult_fr
             model_store=model_store,
         ).execute(context={})
     assert "schema_out" not in hook.table_names(schema)
+
+
+def _labels_table(hook, schema, name: str, labels, predicted, scores) -> None:
+    frame = pd.DataFrame({"y": labels, "predicted_y": predicted, "predicted_proba": scores})
+    hook.replace_with_frame(name, frame, schema)
+
+
+def _measures(conn_id, schema, table, positive, score_class=None):
+    from airflow_automl_provider.operators.evaluation import EvaluateModelOperator
+
+    return EvaluateModelOperator(
+        task_id="evaluation",
+        conn_id=conn_id,
+        schema=schema,
+        table=table,
+        target_column="y",
+        positive_class=positive,
+        score_class=score_class,
+    ).execute(context={})
+
+
+def test_labels_compare_as_values_of_the_training_labels_type(db):
+    """0/1 labels stored as REAL (1.0), and booleans, match the model's positive class '1' / 'True'."""
+    from sklearn import metrics as skm
+
+    conn_id, schema = db
+    hook = TrackingHook(conn_id=conn_id)
+    y = [0, 1, 1, 0, 1, 0, 0, 1]
+    p = [0.1, 0.8, 0.4, 0.3, 0.9, 0.6, 0.2, 0.7]
+    predicted = [int(s >= 0.5) for s in p]
+    expected = skm.roc_auc_score(y, p)
+    _labels_table(hook, schema, "real_labels", [float(v) for v in y], predicted, p)
+    got = _measures(conn_id, schema, "real_labels", "1", score_class="1")
+    assert got["auroc"] == pytest.approx(expected) and got["positives"] == 4
+    assert got["accuracy"] == pytest.approx(skm.accuracy_score(y, predicted))
+    assert got["precision"] == pytest.approx(skm.precision_score(y, predicted))
+    _labels_table(hook, schema, "bool_labels", [bool(v) for v in y], [bool(v) for v in predicted], p)
+    got = _measures(conn_id, schema, "bool_labels", "True", score_class="True")
+    assert got["auroc"] == pytest.approx(expected) and got["positives"] == 4
+    assert got["recall"] == pytest.approx(skm.recall_score(y, predicted))
+
+
+def test_the_other_class_as_positive_class_is_refused_not_inverted(db):
+    """positive_class '0' of a model that scores '1' would record 1 - AUROC: refused, naming both."""
+    conn_id, schema = db
+    hook = TrackingHook(conn_id=conn_id)
+    _labels_table(hook, schema, "inv_labels", [0, 1, 1, 0], [0, 1, 0, 0], [0.1, 0.8, 0.4, 0.3])
+    with pytest.raises(EvaluationError, match=r"positive_class '0' is not the class .*'predicted_proba' holds \('1'"):
+        _measures(conn_id, schema, "inv_labels", "0", score_class="1")
+    with pytest.raises(EvaluationError, match=r"positive_class '2' is not among the labels .*\['0', '1'\]"):
+        _measures(conn_id, schema, "inv_labels", "2")

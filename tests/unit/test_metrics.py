@@ -78,7 +78,7 @@ def test_binary_measures_equal_sklearn():
     labels = np.where(y == 1, ">50K", "<=50K")
     preds = np.where(pred == 1, ">50K", "<=50K")
     conn = _table(list(zip(labels.tolist(), p.tolist(), preds.tolist(), strict=True)))
-    row = conn.execute(m.binary_counts_query(D, COLS), [">50K"] * 4).fetchone()
+    row = conn.execute(m.binary_counts_query(D, COLS), m.binary_counts_parameters(">50K", ">50K")).fetchone()
     got = m.binary_measures(*row[:5])
     assert got["accuracy"] == pytest.approx(skm.accuracy_score(y, pred), abs=1e-12)
     assert got["precision"] == pytest.approx(skm.precision_score(y, pred), abs=1e-12)

@@ -35,10 +35,21 @@ def test_data_drift_share_alerts_and_names_the_features():
     assert not decide(GOOD, {**drift, "drifted_share": 0.5}, DriftRules(max_drifted_share=0.5)).alert
 
 
-def test_insufficient_data_is_never_an_alert():
+def test_insufficient_data_is_never_a_performance_alert():
     small = {"status": "insufficient_data", "reason": "batch too small to judge: 12 rows", "auc": None}
-    d = decide(small, {"drifted_share": 1.0, "drifted": []}, DriftRules())
+    d = decide(small, {"drifted_share": 0.25, "drifted": [{"feature": "age"}]}, DriftRules())
     assert (d.alert, d.status, d.reasons) == (False, "insufficient_data", ["batch too small to judge: 12 rows"])
+
+
+def test_data_drift_still_alerts_when_the_auroc_cannot_be_judged():
+    """A day whose AUROC cannot be judged (too few rows of a class) still reports the data's drift."""
+    small = {"status": "insufficient_data", "reason": "batch too small to judge: 12 rows", "auc": None}
+    d = decide(small, {"drifted_share": 1.0, "drifted": [{"feature": "age"}]}, DriftRules())
+    assert (d.alert, d.status) == (True, "drift")
+    assert d.reasons == [
+        "100% of the features drifted (more than 50%): age",
+        "AUROC not judged: batch too small to judge: 12 rows",
+    ]
 
 
 def test_delong_alerts_only_when_the_whole_interval_is_under():
