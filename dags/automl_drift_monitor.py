@@ -135,7 +135,15 @@ with DAG(
         "significance": Param("none", enum=["none", "delong"], description="judge the AUROC's DeLong bound"),
         "consecutive_runs": Param(1, type="integer", minimum=1, description="runs in a row under the threshold"),
         "alert_to": Param("ml-team@example.com", type="string", description="alert recipients, comma-separated"),
-        "retrain": Param(False, type="boolean", description="on drift, retrain with automl_experiment"),
+        "retrain": Param(False, type="boolean", description="On drift, retrain with automl_experiment."),
+        "retrain_test_table": Param(
+            None,
+            type=["null", "string"],
+            description=(
+                "Table a retrained model is evaluated on. Empty: the table the monitored model was evaluated on "
+                "by its own experiment."
+            ),
+        ),
     },
 ) as dag:
     create_tables = CreateTrackingTablesOperator(
@@ -208,6 +216,8 @@ with DAG(
             "input_database": "{{ params.input_database or '' }}",
             "output_database": "{{ params.output_database or '' }}",
             "train_data_table": "{{ params.test_data_table }}",
+            # Evaluated on a table it was not trained on: the one given, else the monitored model's own.
+            "test_data_table": f"{{{{ params.retrain_test_table or {MODEL}['test_table'] or '' }}}}",
             "target_column": "{{ params.target_column }}",
             "positive_class": "{{ params.positive_class or '' }}",
             "ignore_columns": "{{ params.time_column or '' }}",

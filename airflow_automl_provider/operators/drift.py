@@ -78,7 +78,27 @@ class SelectModelOperator(BaseOperator):
             "problem_type": manifest["problem_type"],
             "positive_class": manifest.get("positive_class"),
             "validation_auroc": manifest.get("validation_auroc"),
+            "test_table": self._test_table(name),
         }
+
+    def _test_table(self, model_name: str) -> str | None:
+        """The table the model's own experiment evaluated it on (for retraining), if one was recorded."""
+        from airflow_automl_provider.hooks.tracking import TrackingHook
+        from airflow_automl_provider.schemas import EVAL_RESULTS, EXPERIMENTS
+
+        hook = TrackingHook(conn_id=self.conn_id)
+        if not {EXPERIMENTS.name, EVAL_RESULTS.name} <= hook.table_names(self.schema or None):
+            return None
+        d = hook.dialect
+        e, r = d.table(EXPERIMENTS.name, self.schema or None), d.table(EVAL_RESULTS.name, self.schema or None)
+        q = d.quote
+        rows = hook.query(
+            f"SELECT r.{q('test_table')} FROM {r} r JOIN {e} e ON e.{q('dag_id')} = r.{q('dag_id')} "
+            f"AND e.{q('run_id')} = r.{q('run_id')} AND e.{q('model_name')} = r.{q('model_name')} "
+            f"WHERE e.{q('model_name')} = {d.placeholder} ORDER BY r.{q('test_table')} LIMIT 1",
+            [model_name],
+        )
+        return rows[0][0] if rows else None
 
 
 class PerformanceDriftOperator(BaseOperator):

@@ -60,10 +60,12 @@ class TrackExperimentOperator(BaseOperator):
     :param task_attempt_id: default: the task instance id and try number. (templated)
     :param session_time: default: the run's logical date, else its ``run_after``. (templated)
     :param user_id: default: the user who triggered the run, else the DAG owner. (templated)
-    :param user_email: default: the first address of the task's ``email``. (templated)
+    :param user_email: default: the triggering user's name when it is an e-mail address (as auth managers
+        that log users in by e-mail give it), else the first address of the task's ``email``. (templated)
     :param model_name: default: the train task's model. (templated)
     :param shared_model: default: the train task's shared id. (templated)
-    :param notebook_url: link to the model's report; default: the train task's report. (templated)
+    :param notebook_url: link to the model's report; default: its AutoML page in the Airflow UI (under
+        ``[api] base_url``), or the report file's location when the model has no report page. (templated)
     """
 
     template_fields: Sequence[str] = (
@@ -126,10 +128,10 @@ class TrackExperimentOperator(BaseOperator):
             "task_attempt_id": self.task_attempt_id or f"{ti.id}-{ti.try_number}",
             "session_time": timestamp_value(d, self.session_time or session_time(context)),
             "user_id": self.user_id or dag_run.triggering_user_name or self.owner,
-            "user_email": self.user_email or (emails[0] if emails else None),
+            "user_email": self.user_email or _email(dag_run.triggering_user_name) or (emails[0] if emails else None),
             "model_name": model_name,
             "shared_model": self.shared_model or trained.get("shared_model"),
-            "notebook_url": self.notebook_url or trained.get("report_uri"),
+            "notebook_url": self.notebook_url or _report_link(model_name, trained.get("report_uri")),
             "dag_id": ti.dag_id,
             "run_id": ti.run_id,
             "try_number": ti.try_number,
@@ -239,3 +241,19 @@ def _text(value: Any) -> str | None:
     if value is None or value == "":
         return None
     return ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+
+
+def _email(name: str | None) -> str | None:
+    """A user name that is an e-mail address."""
+    import re
+
+    return name if name and re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", name) else None
+
+
+def _report_link(model_name: str, report_uri: str | None) -> str | None:
+    """The model's report as a browser opens it: its AutoML page inside the Airflow UI."""
+    from urllib.parse import quote
+
+    from airflow_automl_provider.links import ui_url
+
+    return ui_url(f"/models/{quote(model_name, safe='')}/report") if report_uri else None

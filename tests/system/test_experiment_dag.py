@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -22,7 +21,11 @@ def test_experiment_dag_on_adult(experiment_run, adult_db):
     attempt, session_time, user_id, model_name, shared, notebook, dag_id, run_id, try_number, problem, score = exp
     assert model_name.startswith("automl_model_") and "/" not in model_name
     assert str(uuid.UUID(shared)) == shared
-    assert notebook.startswith("file://") and Path(notebook[len("file://") :]).read_text().startswith("<!doctype html>")
+    # The report as a browser opens it: the model's page inside the Airflow UI (the file is in the store).
+    assert notebook.endswith(f"/plugin/automl/automl/models/{model_name}/report"), notebook
+    from airflow_automl_provider.hooks.model_store import ModelStoreHook
+
+    assert ModelStoreHook().report_path(model_name).read_text().lower().startswith("<!doctype html>")
     assert (dag_id, run_id, try_number, problem) == ("automl_experiment", run.run_id, 1, "binary")
     assert attempt and session_time and user_id
     assert 0.85 < score <= 1.0

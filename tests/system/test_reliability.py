@@ -213,11 +213,13 @@ def test_no_secret_in_logs_xcom_reports_or_mails(pg_small, dagbag, monkeypatch, 
             json.dumps(x.value, default=str)
             for x in session.query(XComModel).filter(XComModel.run_id.in_([experiment.run_id, watch.run_id]))
         ]
-    (notebook,) = hook.query(
-        f"SELECT notebook_url FROM {hook.dialect.table('automl_experiments', schema)} WHERE run_id = %s",
+    (model,) = hook.query(
+        f"SELECT model_name FROM {hook.dialect.table('automl_experiments', schema)} WHERE run_id = %s",
         [experiment.run_id],
     )[0]
-    report = Path(notebook[len("file://") :]).read_text()
+    from airflow_automl_provider.hooks.model_store import ModelStoreHook
+
+    report = ModelStoreHook().report_path(model).read_text()
     places = {"logs": logs.out + logs.err, "xcom": "\n".join(xcoms), "report": report}
     mail = recorder.messages[0]
     places["mail"] = "\n".join(f"{k}: {v}" for k, v in mail.items()) + mail.get_body(("html",)).get_content()

@@ -50,3 +50,33 @@ def test_retrain_keeps_its_arguments_as_template_fields():
     op = RetrainOperator(task_id="retrain")
     for name in RetrainOperator.template_fields:
         assert hasattr(op, name), name
+
+
+def test_retraining_is_evaluated_on_the_monitored_models_own_test_table(monkeypatch, tmp_path):
+    """The monitor's retrain conf names a test table: the model's own experiment's, unless one is given."""
+    from airflow_automl_provider.hooks.tracking import TrackingHook
+    from airflow_automl_provider.operators.drift import SelectModelOperator
+    from airflow_automl_provider.schemas import EVAL_RESULTS, EXPERIMENTS
+
+    monkeypatch.setenv("AIRFLOW_CONN_AUTOML_SELECT", f"sqlite://{tmp_path}/t.db")
+    hook = TrackingHook(conn_id="automl_select")
+    select = SelectModelOperator(task_id="select_model", conn_id="automl_select")
+    assert select._test_table("m1") is None  # no tracking tables yet
+    hook.create_tables()
+    hook.upsert(EXPERIMENTS, {"dag_id": "automl_experiment", "run_id": "r1", "model_name": "m1"})
+    hook.upsert(EVAL_RESULTS, {"dag_id": "automl_experiment", "run_id": "r1", "model_name": "m1", "test_table": "t1"})
+    # A monitoring run's evaluation of the same model is not its experiment's test table.
+    hook.upsert(
+        EVAL_RESULTS, {"dag_id": "automl_drift_monitor", "run_id": "d1", "model_name": "m1", "test_table": "daily"}
+    )
+    assert select._test_table("m1") == "t1"
+    assert select._test_table("m2") is None
+
+
+def test_the_experiment_row_links_the_report_page_and_takes_an_email_user_name():
+    from airflow_automl_provider.operators.tracking import _email, _report_link
+
+    assert _email("ana@example.com") == "ana@example.com"
+    assert _email("admin") is None and _email(None) is None
+    assert _report_link("m 1", "file:///x/report.html").endswith("/plugin/automl/automl/models/m%201/report")
+    assert _report_link("m1", None) is None
