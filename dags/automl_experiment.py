@@ -123,6 +123,9 @@ with DAG(
         share_model=True,
         export_leaderboard="automl_leaderboard",
         export_feature_importance="automl_feature_importance",
+        # What predict and evaluation read and write, checked before the fit.
+        check_input_tables=["{{ params.test_data_table }}"],
+        check_output_tables=["{{ params.test_data_table }}_predicted"],
         outlets=[AUTOML_EXPERIMENT_MODEL],  # "a new model was trained", for DAGs scheduled on it
         queue=TRAIN_QUEUE,
         pool=TRAIN_POOL,

@@ -133,6 +133,11 @@ class AutoGluonTrainOperator(BaseOperator):
     :param output_schema: schema of the export tables when not qualified. (templated)
     :param model_store: model store base URL; default ``[automl] model_store``. (templated)
     :param fit_kwargs: further keyword arguments of ``TabularPredictor.fit``. (templated)
+    :param check_input_tables: tables the tasks after this one read (``table`` or ``schema.table``, in
+        ``input_schema`` when not qualified): each must exist, checked before the fit, so a missing test
+        table fails the run before the expensive part. (templated)
+    :param check_output_tables: tables the tasks after this one write (in ``output_schema`` when not
+        qualified): their names are checked before the fit (a derived name over 63 characters, say). (templated)
     """
 
     template_fields: Sequence[str] = (
@@ -153,6 +158,8 @@ class AutoGluonTrainOperator(BaseOperator):
         "output_schema",
         "model_store",
         "fit_kwargs",
+        "check_input_tables",
+        "check_output_tables",
     )
     template_fields_renderers = {"hyperparameters": "json", "fit_kwargs": "json"}
     ui_color = "#d5e8f7"
@@ -178,9 +185,13 @@ class AutoGluonTrainOperator(BaseOperator):
         output_schema: str | None = None,
         model_store: str | None = None,
         fit_kwargs: dict[str, Any] | None = None,
+        check_input_tables: Sequence[str] | str | None = None,
+        check_output_tables: Sequence[str] | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.check_input_tables = check_input_tables
+        self.check_output_tables = check_output_tables
         self.conn_id = conn_id
         self.input_table = input_table
         self.target_column = target_column
@@ -218,9 +229,11 @@ class AutoGluonTrainOperator(BaseOperator):
         validate_model_name(self.model_name)
         validate_column(self.target_column)
         split_table_name(self.input_table, self.input_schema)
-        for export in (self.export_leaderboard, self.export_feature_importance):
+        for export in (self.export_leaderboard, self.export_feature_importance, *_as_list(self.check_output_tables)):
             if export:
                 split_table_name(export, self.output_schema)
+        for table in _as_list(self.check_input_tables):
+            split_table_name(table, self.input_schema)
         problem_type = self.problem_type or None
         if problem_type is not None and problem_type not in PROBLEM_TYPES:
             raise ValueError(f"Unknown problem_type {problem_type!r}: expected one of {list(PROBLEM_TYPES)} or empty.")
@@ -241,6 +254,9 @@ class AutoGluonTrainOperator(BaseOperator):
         hook = TrackingHook(conn_id=self.conn_id)
         ignore = _as_list(self.ignore_columns)
         existing = hook.check_columns(self.input_table, self.input_schema, [self.target_column])
+        for table in _as_list(self.check_input_tables):  # what later tasks read: there before the fit
+            hook.columns(table, self.input_schema)
+        hook.check_schema(self.output_schema or None)
         if self.target_column in ignore:
             raise ValueError(f"target_column {self.target_column!r} is also listed in ignore_columns.")
         skipped = [c for c in ignore if c not in existing]

@@ -66,6 +66,8 @@ def bad_db(db, tmp_path):
         ({"input_schema": "x y"}, InvalidIdentifierError, "Invalid schema name 'x y'"),
         ({"export_leaderboard": "lb;drop"}, InvalidIdentifierError, "Invalid table name 'lb;drop'"),
         ({"ignore_columns": "a, b"}, ValueError, r"ignore_columns \['a', 'b'\] leaves no feature .*bad_train"),
+        ({"check_input_tables": ["no_test_table"]}, TableNotFoundError, "no_test_table.* does not exist"),
+        ({"check_output_tables": ["t" * 60 + "_predicted"]}, InvalidIdentifierError, "at most 63 characters"),
     ],
 )
 def test_train_refuses_bad_input_and_writes_nothing(bad_db, kwargs, error, message):
