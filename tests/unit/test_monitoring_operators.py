@@ -80,3 +80,33 @@ def test_the_experiment_row_links_the_report_page_and_takes_an_email_user_name()
     assert _email("admin") is None and _email(None) is None
     assert _report_link("m 1", "file:///x/report.html").endswith("/plugin/automl/automl/models/m%201/report")
     assert _report_link("m1", None) is None
+
+
+def _performance(conn_id: str, **kwargs):
+    from airflow_automl_provider.operators.drift import PerformanceDriftOperator
+
+    args = {"task_id": "performance", "conn_id": conn_id, "table": "batch", "target_column": "y"}
+    args |= {"model_name": "m", "test_table": "daily", "min_rows": 2}
+    return PerformanceDriftOperator(**args, **kwargs)
+
+
+def test_the_monitor_never_goes_silent_on_labels(monkeypatch, tmp_path):
+    """0.0/1.0 labels for a model trained on 0/1 are judged; a typo or an unjudgeable model is an error."""
+    import pandas as pd
+    from airflow.sdk.exceptions import AirflowFailException
+    from sklearn.metrics import roc_auc_score
+
+    from airflow_automl_provider.hooks.tracking import TrackingHook
+    from airflow_automl_provider.metrics import EvaluationError
+
+    monkeypatch.setenv("AIRFLOW_CONN_AUTOML_MON", f"sqlite://{tmp_path}/m.db")
+    y, p = [0.0, 1.0, 1.0, 0.0, 1.0, 0.0], [0.2, 0.9, 0.4, 0.5, 0.8, 0.1]
+    TrackingHook(conn_id="automl_mon").replace_with_frame("batch", pd.DataFrame({"y": y, "predicted_proba": p}))
+    got = _performance("automl_mon", positive_class="1", score_class="1").execute(context={})
+    assert got["status"] == "ok" and got["positives"] == 3 and got["auc"] == pytest.approx(roc_auc_score(y, p))
+    with pytest.raises(EvaluationError, match=r"positive_class 'yes' is not among the labels .*\['0.0', '1.0'\]"):
+        _performance("automl_mon", positive_class="yes").execute(context={})
+    with pytest.raises(EvaluationError, match="positive_class '0' is not the class whose probability"):
+        _performance("automl_mon", positive_class="0", score_class="1").execute(context={})
+    with pytest.raises(AirflowFailException, match="is a multiclass model: the drift monitor judges .* binary"):
+        _performance("automl_mon", positive_class="1", problem_type="multiclass").execute(context={})
