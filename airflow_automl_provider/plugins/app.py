@@ -125,7 +125,7 @@ def fmt_utc(value: Any, fallback: Any = None) -> str:
     """A time as ``YYYY-MM-DD HH:MM UTC`` (what cannot be read as one: as stored)."""
     if isinstance(value, datetime):
         when = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return when.strftime("%Y-%m-%d %H:%M UTC")
+        return when.strftime("%Y-%m-%d %H:%M\u00a0UTC")  # may wrap after the date, not before "UTC"
     return "" if fallback is None else str(fallback)
 
 
@@ -566,7 +566,7 @@ def model_page(request: Request, model_name: str) -> HTMLResponse:
         drift_latest = sorted(
             (r for r in drift if r["session_dt"] == latest_time), key=lambda r: (not r["drifted"], str(r["feature"]))
         )
-    auroc = charts.auroc_chart(evals or [])
+    auroc = charts.auroc_chart(evals or [], one_model=True)
     heatmap = charts.drift_heatmap(charts.heatmap_cells(drift or []))
     return _render(
         request,

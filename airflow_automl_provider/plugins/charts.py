@@ -75,13 +75,18 @@ def _base_layout(**extra: Any) -> dict[str, Any]:
 
 
 def auroc_chart(
-    evaluations: Sequence[Mapping[str, Any]], *, chart_id: str = "auroc-chart", reference: float | None = None
+    evaluations: Sequence[Mapping[str, Any]],
+    *,
+    chart_id: str = "auroc-chart",
+    reference: float | None = None,
+    one_model: bool = False,
 ) -> Chart | None:
     """
     AUROC over time. One ``monitor`` line per model and test table (the drift monitor's evaluations, each with its
     recorded status), the threshold each monitor recorded as a step line, a red ring on every point whose recorded
     status is ``drift`` (and its UTC day shaded), ``insufficient_data`` batches as grey crosses on the axis floor,
     and test-set evaluations (no recorded decision) as separate diamond markers. ``reference`` only draws a line.
+    The legend groups each series' traces under "MODEL on TABLE" (``one_model``: the table only).
     """
     import plotly.graph_objects as go
 
@@ -93,7 +98,7 @@ def auroc_chart(
         series[(str(r.get("model_name") or ""), str(r.get("test_table") or ""))].append(r)
     models = list(dict.fromkeys(model for model, _ in series))
     color = {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(models)}
-    tables_seen: dict[str, int] = defaultdict(int)
+    monitored_tables: dict[str, int] = defaultdict(int)
 
     values = [float(r["auroc"]) for r in rows if r.get("auroc") is not None]
     values += [float(r["recorded_threshold"]) for r in rows if r.get("recorded_threshold") is not None]
@@ -127,13 +132,17 @@ def auroc_chart(
         ]
 
     for (model, table), items in series.items():
-        dash = ("solid", "dot", "dash", "longdash")[tables_seen[model] % 4]
-        tables_seen[model] += 1
         meta = {"model": model, "table": table}
         name = f"{model} on {table}"
+        # Each series' traces sit in one legend group titled with the series (the first trace carries the title).
+        group = {"legendgroup": name, "legendgrouptitle": {"text": _text(table if one_model else name)}}
         monitored = [
             r for r in items if r.get("monitored") and not r.get("insufficient") and r.get("auroc") is not None
         ]
+        dash = "solid"
+        if monitored:  # a model's second monitored table gets another dash, in the model's colour
+            dash = ("solid", "dot", "dash", "longdash")[monitored_tables[model] % 4]
+            monitored_tables[model] += 1
         if monitored:
             fig.add_trace(
                 go.Scatter(
@@ -141,8 +150,8 @@ def auroc_chart(
                     y=[r["auroc"] for r in monitored],
                     customdata=[custom(r) for r in monitored],
                     mode="lines+markers",
-                    name=name,
-                    legendgroup=name,
+                    name="AUROC (daily monitor)",
+                    **group,
                     line={"color": color[model], "width": 2, "dash": dash},
                     marker={"size": 7, "color": color[model]},
                     hovertemplate=hover,
@@ -160,8 +169,8 @@ def auroc_chart(
                     y=ys,
                     mode="lines",
                     line={"color": color[model], "width": 1.5, "dash": "dash", "shape": "hv"},
-                    name=f"threshold the monitor used ({name})",
-                    legendgroup=name,
+                    name="threshold the monitor used",
+                    **group,
                     hovertemplate="threshold used by the monitor: %{y:.4f}<extra></extra>",
                     meta={"kind": "threshold", **meta},
                 )
@@ -175,8 +184,8 @@ def auroc_chart(
                     y=[r["auroc"] if r.get("auroc") is not None else floor for r in tested],
                     customdata=[custom(r, "test-set evaluation (no monitor decision)") for r in tested],
                     mode="markers",
-                    name=f"test-set evaluation ({name})",
-                    legendgroup=name,
+                    name="test-set evaluation",
+                    **group,
                     marker={
                         "symbol": "diamond",
                         "size": 11,
@@ -253,14 +262,24 @@ def auroc_chart(
                 meta={"kind": "reference"},
             )
         )
+    groups = len({t.legendgroup for t in fig.data if t.legendgroup}) + 1  # and the row of the shared entries
     fig.update_layout(
         **_base_layout(
-            height=440,
+            height=min(900, 380 + 48 * groups),  # the plot keeps its height above a growing legend
             shapes=shapes,
             hovermode="closest",
             showlegend=True,
-            legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0, "font": {"size": 11}},
-            margin={"l": 64, "r": 24, "t": 16, "b": 24},
+            # Above the plot: it grows upwards with the number of series, never into the axis title.
+            legend={
+                "orientation": "h",
+                "yanchor": "bottom",
+                "y": 1.02,
+                "x": 0,
+                "font": {"size": 11},
+                "traceorder": "grouped",
+                "groupclick": "toggleitem",
+            },
+            margin={"l": 64, "r": 24, "t": 8, "b": 48},
             xaxis={"title": {"text": "session time (UTC)"}, "type": "date", "showline": True, "ticks": "outside"},
             yaxis={
                 "title": {"text": "AUROC"},
@@ -370,9 +389,9 @@ def drift_heatmap(cells: Mapping[tuple[str, date], Cell], *, chart_id: str = "dr
     fig.update_layout(
         **_base_layout(
             height=max(220, 90 + 24 * len(features)),
-            margin={"l": min(260, 16 + 7 * longest), "r": 24, "t": 16, "b": 64},
+            margin={"l": min(260, 16 + 7 * longest), "r": 24, "t": 28 if drifted else 8, "b": 56},
             showlegend=bool(drifted),
-            legend={"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0},
+            legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
             xaxis={"title": {"text": "day (UTC)"}, "type": "category", "ticks": "outside"},
             yaxis={"title": {"text": ""}, "type": "category", "automargin": True},
         )
@@ -428,7 +447,7 @@ def importance_chart(
             barmode="group",
             height=max(260, 80 + 18 * len(features) * len(by_model)),
             margin={"l": min(240, 16 + 7 * longest), "r": 24, "t": 16, "b": 48},
-            legend={"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0},
+            legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
             xaxis={"title": {"text": "permutation importance (drop of the validation score)"}, "tickformat": ".3f"},
             yaxis={"type": "category", "automargin": True},
         )

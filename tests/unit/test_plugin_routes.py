@@ -245,7 +245,12 @@ def tracking_db(tmp_path_factory):
         extras=extras,
     )  # fmt: skip
     store.save(str(predictor), MODEL_B, {"problem_type": "binary", "features": ["x"]})
-    store.save(str(predictor), MODEL_C, {"problem_type": "binary", "score_val": 0.8, "eval_metric": "f1"})
+    # One shuffle per feature: no spread recorded (null), as AutoGluon gives it.
+    one_shuffle = [{"feature": "x", "importance": 0.2, "stddev": None, "p_value": None, "n": 1}]
+    store.save(
+        str(predictor), MODEL_C, {"problem_type": "binary", "score_val": 0.8, "eval_metric": "f1"},
+        extras={"feature_importance.json": json.dumps(one_shuffle)},
+    )  # fmt: skip
     return hook
 
 
@@ -445,6 +450,11 @@ def test_compare_uses_the_model_store_for_an_untracked_model(client, token):
     rows = {r[0]: r[1:] for r in Cells(page.text, "compare").rows}
     assert rows["Validation"] == ["roc_auc 0.9100", "f1 0.8000"]
     assert rows["Session time"] == ["2026-01-01 00:00 UTC", "not recorded"]
+    # Feature importance without a spread: no empty Std. dev. and p-value columns for that model.
+    cards = page.text.split('<section class="card importance"')[1:]
+    assert [card.count("<th>") for card in cards] == [4, 2]
+    assert Cells(cards[1], "importance").rows == [["x", "0.2000"]]
+    assert "not recorded" in page.text.split('<section class="card leaderboard"')[2]  # C has no leaderboard
 
 
 @pytest.mark.parametrize(
@@ -570,9 +580,11 @@ def test_series_are_one_model_on_one_table_and_test_sets_are_separate(client, to
     assert set(lines) == set(monitor)
     assert lines[(MODEL_A, "daily")]["y"] == [d[3] for d in DAILY]
     assert lines[(MODEL_A, "daily")]["line"]["shape"] == "hv"
-    # The legend tells the series apart.
-    names = [t["name"] for t in figure["data"]]
-    assert len(names) == len(set(names)) and all(t.get("showlegend", True) for t in figure["data"])
+    # The legend tells the series apart: each series' traces in a group titled with its model and table.
+    entries = [(t.get("legendgroup"), t["name"]) for t in figure["data"]]
+    assert len(entries) == len(set(entries)) and all(t.get("showlegend", True) for t in figure["data"])
+    titles = {t["legendgroup"]: t["legendgrouptitle"]["text"] for t in figure["data"] if t.get("legendgroup")}
+    assert titles == {f"{m} on {table}": f"{m} on {table}" for m, table in [*monitor, *test_sets]}
     assert figure["layout"]["xaxis"]["title"]["text"] and figure["layout"]["yaxis"]["title"]["text"] == "AUROC"
 
 
