@@ -105,4 +105,24 @@ DRIFT_RESULTS = TableSchema(
     key=("dag_id", "run_id", "model_name", "test_table", "feature"),
 )
 
-TRACKING_TABLES: tuple[TableSchema, ...] = (EXPERIMENTS, EVAL_RESULTS, DRIFT_RESULTS)
+# Which model wrote each prediction table, kept in the prediction table's own schema: an evaluation
+# checks that it scores the predictions of the model it records them under.
+PREDICTIONS = TableSchema(
+    name="automl_predictions",
+    columns=(
+        ("output_table", "key"),
+        ("input_table", "text"),
+        ("model_name", "text"),
+        ("model_version", "text"),
+        ("shared_model", "text"),
+        ("positive_class", "text"),
+        ("num_rows", "integer"),
+        ("dag_id", "text"),
+        ("run_id", "text"),
+        ("written_at", "timestamp"),
+    ),
+    # The output table's name as the database resolves it (case folded where it ignores case).
+    key=("output_table",),
+)
+
+TRACKING_TABLES: tuple[TableSchema, ...] = (EXPERIMENTS, EVAL_RESULTS, DRIFT_RESULTS, PREDICTIONS)

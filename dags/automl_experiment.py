@@ -14,7 +14,7 @@ from airflow.sdk import DAG, Param, conf
 from airflow_automl_provider.assets import AUTOML_EXPERIMENT_MODEL
 from airflow_automl_provider.config import conn_id_choices
 from airflow_automl_provider.constants import DEFAULT_CONN_ID
-from airflow_automl_provider.hooks.model_store import safe_model_name
+from airflow_automl_provider.hooks.model_store import run_tag, safe_model_name
 from airflow_automl_provider.operators.autogluon import AutoGluonPredictOperator, AutoGluonTrainOperator
 from airflow_automl_provider.operators.evaluation import EvaluateModelOperator
 from airflow_automl_provider.operators.tracking import (
@@ -54,6 +54,9 @@ def train_executor_config(task_mem: str) -> dict:
     return {"pod_override": k8s.V1Pod(spec=k8s.V1PodSpec(containers=[container]))}
 
 
+# Each run predicts into a table of its own (its run id's hash), which the evaluation checks it wrote.
+PREDICTED = "{{ params.test_data_table }}_predicted_{{ run_id | run_tag }}"
+
 # The connections a form may choose: [automl] allowed_conn_ids, read when the file is parsed.
 CONN_IDS = conn_id_choices()
 
@@ -64,7 +67,7 @@ with DAG(
     catchup=False,
     tags=["automl"],
     doc_md=__doc__,
-    user_defined_filters={"model_name": safe_model_name},
+    user_defined_filters={"model_name": safe_model_name, "run_tag": run_tag},
     default_args={"owner": "automl", "retries": 0},
     params={
         "conn_id": Param(
@@ -125,7 +128,7 @@ with DAG(
         export_feature_importance="automl_feature_importance",
         # What predict and evaluation read and write, checked before the fit.
         check_input_tables=["{{ params.test_data_table }}"],
-        check_output_tables=["{{ params.test_data_table }}_predicted"],
+        check_output_tables=[PREDICTED],
         outlets=[AUTOML_EXPERIMENT_MODEL],  # "a new model was trained", for DAGs scheduled on it
         queue=TRAIN_QUEUE,
         pool=TRAIN_POOL,
@@ -143,13 +146,13 @@ with DAG(
         model_name=f"{{{{ {TRAINED}['model_name'] }}}}",
         input_table="{{ params.test_data_table }}",
         input_schema="{{ params.input_database or '' }}",
-        output_table="{{ params.test_data_table }}_predicted",
+        output_table=PREDICTED,
         output_schema="{{ params.output_database or '' }}",
     )
     evaluation = EvaluateModelOperator(
         task_id="evaluation",
         conn_id="{{ params.conn_id }}",
-        table="{{ params.test_data_table }}_predicted",
+        table=PREDICTED,
         schema="{{ params.output_database or '' }}",
         target_column="{{ params.target_column }}",
         problem_type=f"{{{{ {TRAINED}['problem_type'] }}}}",

@@ -69,6 +69,11 @@ def safe_model_name(text: str, prefix: str = "") -> str:
     return validate_model_name(name)
 
 
+def run_tag(text: str) -> str:
+    """Eight hex digits of a hash of ``text`` (a run id): a short, safe, per-run suffix for a table name."""
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
 def default_store_uri() -> str:
     home = os.path.expanduser(os.environ.get("AIRFLOW_HOME", "~/airflow"))
     return "file://" + os.path.abspath(os.path.join(home, "automl_models"))

@@ -298,25 +298,35 @@ class TrackingHook(BaseHook):
         self.log.info("Added columns %s to %s", [c for c, _ in missing], d.table(table.name, schema))
 
     def upsert(
-        self, table: TableSchema, rows: dict[str, Any] | Sequence[dict[str, Any]], schema: str | None = None
+        self,
+        table: TableSchema,
+        rows: dict[str, Any] | Sequence[dict[str, Any]],
+        schema: str | None = None,
+        conn: Any = None,
     ) -> None:
-        """Replace the rows with the same natural keys in one transaction: a retried task never adds a second row."""
+        """
+        Replace the rows with the same natural keys in one transaction: a retried task never adds a second
+        row. With ``conn``, inside the caller's transaction on it (committed with the caller's other writes).
+        """
+        if conn is None:
+            with self.transaction() as own:
+                self.upsert(table, rows, schema, own)
+            return
         rows = [rows] if isinstance(rows, dict) else list(rows)
         d = self.dialect
         name = d.table(table.name, schema)
         where = " AND ".join(f"{d.quote(k)} = {d.placeholder}" for k in table.key)
-        with self.transaction() as conn:
-            cur = conn.cursor()
-            for row in rows:
-                unknown = set(row) - set(table.column_names)
-                if unknown:
-                    raise ValueError(f"Unknown columns for table {table.name}: {sorted(unknown)}")
-                cols = list(row)
-                cur.execute(f"DELETE FROM {name} WHERE {where}", [row.get(k) for k in table.key])
-                cur.execute(
-                    f"INSERT INTO {name} ({', '.join(d.quote(c) for c in cols)}) VALUES ({d.placeholders(len(cols))})",
-                    [row[c] for c in cols],
-                )
+        cur = conn.cursor()
+        for row in rows:
+            unknown = set(row) - set(table.column_names)
+            if unknown:
+                raise ValueError(f"Unknown columns for table {table.name}: {sorted(unknown)}")
+            cols = list(row)
+            cur.execute(f"DELETE FROM {name} WHERE {where}", [row.get(k) for k in table.key])
+            cur.execute(
+                f"INSERT INTO {name} ({', '.join(d.quote(c) for c in cols)}) VALUES ({d.placeholders(len(cols))})",
+                [row[c] for c in cols],
+            )
 
     # -- reading --------------------------------------------------------------------------------------
     def columns(self, table: str, schema: str | None = None) -> list[str]:
@@ -367,6 +377,22 @@ class TrackingHook(BaseHook):
                 f"The {what} {schema!r} does not exist on connection {self.conn_id!r}: create it first, or leave "
                 "the schema empty for the connection's default."
             )
+
+    def prediction_record(self, table: str, schema: str | None = None) -> dict[str, Any] | None:
+        """The row of ``automl_predictions`` saying which model wrote a prediction table, if one was recorded."""
+        from airflow_automl_provider.schemas import PREDICTIONS
+
+        schema, table = split_table_name(table, schema)
+        if PREDICTIONS.name not in self.table_names(schema):
+            return None
+        d = self.dialect
+        cols = [c for c in PREDICTIONS.column_names if c in set(self.columns(PREDICTIONS.name, schema))]
+        rows = self.query(
+            f"SELECT {', '.join(d.quote(c) for c in cols)} FROM {d.table(PREDICTIONS.name, schema)} "
+            f"WHERE {d.quote('output_table')} = {d.placeholder}",
+            [self.table_identity(table, schema)[1]],
+        )
+        return dict(zip(cols, rows[0], strict=True)) if rows else None
 
     def table_names(self, schema: str | None = None) -> set[str]:
         """Names of the tables in ``schema`` (the connection's default when empty)."""

@@ -551,15 +551,15 @@ class AutoGluonPredictOperator(BaseOperator):
         from airflow_automl_provider.hooks.model_store import ModelStoreHook
         from airflow_automl_provider.hooks.tracking import SOURCE_ROW, RowidJoin, TrackingHook, frame_sql_types
         from airflow_automl_provider.pipeline import overlapped
+        from airflow_automl_provider.schemas import PREDICTIONS
         from airflow_automl_provider.sql import split_table_name, validate_column
 
         split_table_name(self.input_table, self.input_schema)
         split_table_name(self.output_table, self.output_schema)
         hook = TrackingHook(conn_id=self.conn_id)
         # As the database resolves names (default schema, case): `My_T`, `main.t`, `public.t` can be `t`.
-        if hook.table_identity(self.input_table, self.input_schema) == hook.table_identity(
-            self.output_table, self.output_schema
-        ):
+        out_identity = hook.table_identity(self.output_table, self.output_schema)
+        if hook.table_identity(self.input_table, self.input_schema) == out_identity:
             raise ValueError(
                 f"output_table {hook.dialect.table(self.output_table, self.output_schema)} is the input table {hook.dialect.table(self.input_table, self.input_schema)}: the output replaces its table while the "
                 "input is read, so give another output table."
@@ -586,6 +586,8 @@ class AutoGluonPredictOperator(BaseOperator):
         in_name = hook.dialect.table(self.input_table, self.input_schema)
         out_name = hook.dialect.table(self.output_table, self.output_schema)
 
+        out_schema = split_table_name(self.output_table, self.output_schema)[0]
+        hook.create_tables(out_schema, [PREDICTIONS])
         total = hook.count_rows(self.input_table, self.input_schema, window)  # for the progress log
         started = time.monotonic()
         state: dict[str, Any] = {"rows": 0}
@@ -626,6 +628,9 @@ class AutoGluonPredictOperator(BaseOperator):
 
             with contextlib.closing(predicted):
                 hook.write_table(conn, self.output_table, self.output_schema, columns, batches(), join)
+            # Which model wrote the table, committed with it: the evaluation checks it.
+            record = self._record(hook, out_identity[1], manifest, state["rows"], context)
+            hook.upsert(PREDICTIONS, record, out_schema, conn)
         elapsed = time.monotonic() - started
         self.log.info("Wrote %d rows to %s in %.1f s", state["rows"], out_name, elapsed)
         return {
@@ -638,6 +643,30 @@ class AutoGluonPredictOperator(BaseOperator):
             "positive_class": manifest.get("positive_class"),
             "problem_type": manifest["problem_type"],
             "seconds": round(elapsed, 3),
+        }
+
+    def _record(
+        self, hook: Any, output_table: str, manifest: dict[str, Any], rows: int, context: Context
+    ) -> dict[str, Any]:
+        """The ``automl_predictions`` row of the table this task wrote."""
+        from datetime import UTC, datetime
+
+        from airflow_automl_provider.sql import timestamp_value
+
+        ti = context.get("ti")
+        positive = manifest.get("positive_class")
+        return {
+            "output_table": output_table,
+            "input_table": hook.dialect.table(self.input_table, self.input_schema),
+            "model_name": manifest["model_name"],
+            "model_version": manifest.get("version"),
+            "shared_model": manifest.get("shared_model"),
+            "positive_class": None if positive is None else str(positive),
+            "num_rows": rows,
+            "dag_id": getattr(ti, "dag_id", None),
+            "run_id": getattr(ti, "run_id", None),
+            # When the rows were written (not a run's logical time): which write the record describes.
+            "written_at": timestamp_value(hook.dialect, datetime.now(UTC)),
         }
 
     def _window(self, context: Context) -> TimeWindow | None:

@@ -356,6 +356,7 @@ class EvaluateModelOperator(BaseOperator):
         hook = TrackingHook(conn_id=self.conn_id)
         schema = self.schema or None
         pred = self.prediction_column or f"predicted_{self.target_column}"
+        self._check_writer(hook, schema)
         if self.problem_type == "binary":
             result = self._binary(hook, schema, pred)
         elif self.problem_type == "multiclass":
@@ -372,6 +373,25 @@ class EvaluateModelOperator(BaseOperator):
             result["model_name"] = self.model_name
         self.log.info("Measures of %s: %s", self.table, result)
         return result
+
+    def _check_writer(self, hook: TrackingHook, schema: str | None) -> None:
+        """Refuse to record another model's predictions under ``model_name`` (``automl_predictions`` says who wrote them)."""
+        if not self.model_name:
+            return
+        record = hook.prediction_record(self.table, schema)
+        if record is None:
+            self.log.warning(
+                "No record of which model wrote %s (not written by AutoGluonPredictOperator): evaluating it as %s's.",
+                hook.dialect.table(self.table, schema),
+                self.model_name,
+            )
+        elif record["model_name"] != self.model_name:
+            run = f" (written by {record['dag_id']} run {record['run_id']})" if record.get("run_id") else ""
+            raise m.EvaluationError(
+                f"Table {hook.dialect.table(self.table, schema)} holds the predictions of model "
+                f"{record['model_name']!r}{run}, not of model {self.model_name!r}: its measures would be "
+                "recorded under the wrong model."
+            )
 
     def _binary(self, hook: TrackingHook, schema: str | None, pred: str) -> dict[str, Any]:
         check_score_class(self.positive_class, self.score_class, self.score_column)

@@ -408,3 +408,28 @@ def test_a_postgres_write_gives_up_on_a_held_lock_instead_of_waiting_forever(pos
         holder.rollback()
         holder.close()
     assert hook.read_frame("locked_out", postgres_schema)["a"].tolist() == [1]  # nothing half-written
+
+
+def test_an_evaluation_refuses_another_models_predictions(db, adult_model, adult_test_table, model_store):
+    """The prediction table says which model wrote it: recording it under another model is refused."""
+    conn_id, schema = db
+    _predict_op(db, adult_model, model_store, "adult_test", "whose_preds").execute(context={})
+    hook = TrackingHook(conn_id=conn_id)
+    record = hook.prediction_record("whose_preds", schema)
+    assert (record["model_name"], record["num_rows"]) == (adult_model["model_name"], len(adult_test_table))
+    assert record["positive_class"] == str(adult_model["positive_class"])
+
+    def evaluate(model_name):
+        return EvaluateModelOperator(
+            task_id="evaluation",
+            conn_id=conn_id,
+            schema=schema,
+            table="whose_preds",
+            target_column="class",
+            positive_class=adult_model["positive_class"],
+            model_name=model_name,
+        ).execute(context={})
+
+    assert evaluate(adult_model["model_name"])["auroc"] > 0.85
+    with pytest.raises(ValueError, match=r"holds the predictions of model '.*', not of model 'someone_else'"):
+        evaluate("someone_else")

@@ -39,7 +39,12 @@ def test_experiment_dag_on_adult(experiment_run, adult_db):
     assert (ev[3], ev[4]) == (16281, 3846)
     print(f"\nAdult test AUROC recorded by the DAG: {ev[2]:.4f} (accuracy {ev[5]:.4f})")
 
-    assert hook.query("SELECT COUNT(*) FROM adult_test_predicted") == [(16281,)]
+    # The run's own prediction table, recorded as written by its model.
+    from airflow_automl_provider.hooks.model_store import run_tag
+
+    predicted = f"adult_test_predicted_{run_tag(run.run_id)}"
+    assert hook.query(f"SELECT COUNT(*) FROM {predicted}") == [(16281,)]
+    assert hook.prediction_record(predicted)["model_name"] == model_name
     assert hook.query("SELECT COUNT(DISTINCT model_name) FROM automl_leaderboard") == [(1,)]
     fi = hook.read_frame("automl_feature_importance")
     assert set(fi["feature"]) <= set(hook.columns("adult_train")) and len(fi) >= 10

@@ -23,7 +23,9 @@ PG_PASSWORD = "pg-S3cret-9f2c"
 SMTP_PASSWORD = "smtp-S3cret-41ab"
 
 
-def _snapshot(hook: TrackingHook) -> dict:
+def _snapshot(hook: TrackingHook, run_id: str) -> dict:
+    from airflow_automl_provider.hooks.model_store import run_tag
+
     return {
         "experiments": hook.query(
             "SELECT task_attempt_id, model_name, shared_model FROM automl_experiments "
@@ -32,13 +34,13 @@ def _snapshot(hook: TrackingHook) -> dict:
         "evaluations": hook.query(
             "SELECT model_name, auroc, num_rows FROM automl_eval_results WHERE dag_id = 'automl_experiment'"
         ),
-        "predicted": hook.query("SELECT COUNT(*), SUM(predicted_proba) FROM adult_test_predicted"),
+        "predicted": hook.query(f"SELECT COUNT(*), SUM(predicted_proba) FROM adult_test_predicted_{run_tag(run_id)}"),
         "tables": hook.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"),
     }
 
 
 def test_rerunning_tasks_of_a_finished_run_adds_no_duplicates(experiment_run, adult_db):
-    before = _snapshot(adult_db)
+    before = _snapshot(adult_db, experiment_run.run_id)
     for task_id in ("create_tables", "track_experiment", "predict", "evaluation", "record_evaluation"):
         done = subprocess.run(
             [AIRFLOW, "tasks", "test", "automl_experiment", task_id, experiment_run.run_id],
@@ -46,7 +48,7 @@ def test_rerunning_tasks_of_a_finished_run_adds_no_duplicates(experiment_run, ad
             text=True,
         )
         assert done.returncode == 0, (task_id, done.stdout[-3000:], done.stderr[-3000:])
-    after = _snapshot(adult_db)
+    after = _snapshot(adult_db, experiment_run.run_id)
     assert after["evaluations"] == before["evaluations"] and len(after["evaluations"]) == 1
     assert after["predicted"] == before["predicted"] and after["tables"] == before["tables"]
     assert [r[1:] for r in after["experiments"]] == [r[1:] for r in before["experiments"]]
@@ -108,7 +110,12 @@ def test_four_experiment_runs_at_once_on_postgres(pg_small, airflow_db, tmp_path
     assert all(a > 0.8 for _, a in evaluations)
     store = Path(os.environ["AIRFLOW__AUTOML__MODEL_STORE"][len("file://") :])
     assert all((store / m / "manifest.json").exists() for m, _ in experiments)
-    assert hook.query(f"SELECT COUNT(*) FROM {d.table('small_test_predicted', schema)}") == [(1000,)]
+    # Each run predicted into its own table, recorded as written by its own model.
+    records = hook.query(f"SELECT output_table, model_name FROM {d.table('automl_predictions', schema)}")
+    assert sorted(m for _, m in records) == sorted(m for m, _ in experiments)
+    for table, _ in records:
+        assert table.startswith("small_test_predicted_")
+        assert hook.query(f"SELECT COUNT(*) FROM {d.table(table, schema)}") == [(1000,)]
 
 
 def _monitor_conf(schema: str, conn_id: str) -> dict:

@@ -39,7 +39,10 @@ def test_experiment_and_monitor_on_a_server_database(database, request, dagbag, 
     )
     ((auroc,),) = hook.query(f"SELECT auroc FROM {d.table('automl_eval_results', schema)}")
     assert auroc > 0.85 and shared
-    assert hook.query(f"SELECT COUNT(*) FROM {d.table('adult_test_predicted', schema)}") == [(2000,)]
+    from airflow_automl_provider.hooks.model_store import run_tag
+
+    predicted = f"adult_test_predicted_{run_tag(experiment.run_id)}"
+    assert hook.query(f"SELECT COUNT(*) FROM {d.table(predicted, schema)}") == [(2000,)]
 
     monitor = dagbag.dags["automl_drift_monitor"]
     conf = {
