@@ -104,6 +104,7 @@ def choose_branch(ti: Any, params: Mapping[str, Any], dag_run: Any, **_: Any) ->
     performance = ti.xcom_pull(task_ids="performance") or {}
     data_drift = ti.xcom_pull(task_ids="data_drift") or {}
     model = ti.xcom_pull(task_ids="select_model") or {}
+    predicted = ti.xcom_pull(task_ids="predict") or {}
     rules = DriftRules(
         auc_threshold=float(params["drift_auc_threshold"]),
         max_auc_drop=_optional_float(params.get("max_auc_drop")),
@@ -130,6 +131,8 @@ def choose_branch(ti: Any, params: Mapping[str, Any], dag_run: Any, **_: Any) ->
         "drifted": data_drift.get("drifted", []),
         "drifted_share": data_drift.get("drifted_share"),
         "run_url": run_link(base_url, ti.dag_id, ti.run_id),
+        # Rows of the monitored table whose time did not read as one: in no day's batch.
+        "unreadable_time_rows": predicted.get("unreadable_time_rows"),
     }
     ti.xcom_push(key="report", value=report)
     if not decision.alert:

@@ -66,6 +66,8 @@ ALERT_BODY = """
 {% for f in r.drifted %}<tr><td>{{ f.feature }}</td><td>{{ f.statistic }}</td><td>{{ '%.4f' % f.value }}</td>
 <td>{{ f.threshold }}</td><td>{{ '%.4f' % f.psi }}</td>
 <td>{{ '%.3g' % f.p_value if f.p_value is not none else '' }}</td></tr>{% endfor %}</table>{% endif %}
+{% if r.unreadable_time_rows %}<p>{{ r.unreadable_time_rows }} rows of {{ params.test_data_table }} have a
+{{ params.time_column }} that does not read as a time: no day's batch holds them.</p>{% endif %}
 <p><a href="{{ r.run_url }}">Open the run in Airflow</a></p>
 """.replace("REPORT", REPORT)
 

@@ -35,11 +35,26 @@ SQLITE_ROWS_PER_INSERT = 8192
 
 @dataclass(frozen=True)
 class TimeWindow:
-    """Rows whose ``column`` is in ``[start, end)``: a DAG run's data interval."""
+    """
+    Rows whose ``column`` is in ``[start, end)``: a DAG run's data interval.
+
+    ``kind`` is how the column holds time (:meth:`TrackingHook.time_column_kind`): ``timestamp`` (a date or
+    timestamp type, or on SQLite ISO 8601 text), ``text`` (ISO 8601 text in a text column), ``epoch_s`` /
+    ``epoch_ms`` (Unix time in seconds / milliseconds).
+    """
 
     column: str
     start: Any
     end: Any
+    kind: str = "timestamp"
+
+
+#: Unix times at or above this are milliseconds (as seconds it would be the year 5138).
+EPOCH_MS_FROM = 100_000_000_000
+TIME_FORMATS = (
+    "a date or timestamp column; ISO 8601 text such as 2026-11-02 07:00:00 or 2026-11-02T07:00:00+00:00; "
+    "or Unix time in seconds or milliseconds"
+)
 
 
 @dataclass(frozen=True)
@@ -491,11 +506,64 @@ class TrackingHook(BaseHook):
         if window is None:
             return "", []
         d = self.dialect
-        col = d.as_time(d.quote(window.column))
+        if window.kind in ("epoch_s", "epoch_ms"):
+            scale = 1000 if window.kind == "epoch_ms" else 1
+            col = d.quote(window.column)
+            bounds = [_as_datetime(window.start).timestamp() * scale, _as_datetime(window.end).timestamp() * scale]
+            return f"{col} >= {d.placeholder} AND {col} < {d.placeholder}", bounds
+        col = self._time_expr(window.column, window.kind)
         return (
             f"{col} >= {d.as_time(d.placeholder)} AND {col} < {d.as_time(d.placeholder)}",
             [timestamp_value(d, window.start), timestamp_value(d, window.end)],
         )
+
+    def _time_expr(self, column: str, kind: str) -> str:
+        """``column`` as a timestamp the database compares; NULL where text does not read as one."""
+        d = self.dialect
+        col = d.quote(column)
+        if kind != "text" or d.name == "sqlite":  # SQLite's datetime() reads ISO text, NULL otherwise
+            return d.as_time(col)
+        if d.name == "postgresql":  # a cast of bad text would fail the whole query: only ISO-shaped text
+            iso = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
+            return f"(CASE WHEN {col} ~ '{iso}' THEN CAST({col} AS TIMESTAMPTZ) END)"
+        if d.name == "mysql":  # NULL (and a warning) where the text is not a datetime
+            return f"CAST({col} AS DATETIME(6))"
+        return f"CAST({col} AS TIMESTAMP)"
+
+    def time_column_kind(self, table: str, schema: str | None, column: str) -> str:
+        """
+        How ``column`` holds time, from its type and a value (see :class:`TimeWindow`); a column that holds
+        none of the forms accepted is refused with a message naming it and the forms.
+        """
+        d = self.dialect
+        name = d.table(table, schema)
+        # A sample, so that a few unreadable values (counted later) do not decide for the column.
+        rows = self.query(f"SELECT {d.quote(column)} FROM {name} WHERE {d.quote(column)} IS NOT NULL LIMIT 100")
+        if not rows:
+            return "timestamp"  # no value to judge (the count of unreadable rows stays 0)
+        for (value,) in rows:
+            kind = _time_kind(value, d.name)
+            if kind is not None:
+                return kind
+        value = rows[0][0]
+        held = (
+            f"{value!r}, which is not a time"
+            if isinstance(value, str)
+            else f"{type(value).__name__} values such as {value!r}"
+        )
+        raise ValueError(f"time_column {column!r} of table {name} holds {held}: expected {TIME_FORMATS}.")
+
+    def count_unreadable_times(self, table: str, schema: str | None, window: TimeWindow) -> int:
+        """Rows whose ``window.column`` has a value that does not read as a time (so no window holds them)."""
+        if window.kind in ("epoch_s", "epoch_ms"):
+            return 0
+        d = self.dialect
+        col = d.quote(window.column)
+        ((n,),) = self.query(
+            f"SELECT COUNT(*) FROM {d.table(table, schema)} "
+            f"WHERE {col} IS NOT NULL AND {self._time_expr(window.column, window.kind)} IS NULL"
+        )
+        return int(n or 0)
 
     def stream_cursor(self, conn: Any) -> Any:
         """A cursor that fetches rows as they are read, not all at once (server-side where it matters)."""
@@ -1312,3 +1380,31 @@ def _normalise(df: pd.DataFrame) -> pd.DataFrame:
             if len(sample) and all(isinstance(v, decimal.Decimal) for v in sample.iloc[:100]):
                 df[name] = pd.to_numeric(col.astype(float))
     return df.infer_objects()
+
+
+def _as_datetime(value: Any) -> Any:
+    """A datetime (aware, UTC when naive) from a datetime or ISO 8601 text."""
+    from datetime import UTC, datetime
+
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if not isinstance(value, datetime):
+        raise ValueError(f"Invalid time {value!r}: expected a datetime or ISO 8601 text.")
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _time_kind(value: Any, dialect: str) -> str | None:
+    """How one stored value holds time (see :class:`TimeWindow`), or None when it does not."""
+    from datetime import date
+
+    if isinstance(value, date):  # datetime is a date too
+        return "timestamp"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "epoch_ms" if abs(value) >= EPOCH_MS_FROM else "epoch_s"
+    if isinstance(value, str):
+        try:
+            _as_datetime(value)
+        except ValueError:
+            return None
+        return "timestamp" if dialect == "sqlite" else "text"
+    return None

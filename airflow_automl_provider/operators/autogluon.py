@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import itertools
 import json
@@ -573,6 +574,19 @@ class AutoGluonPredictOperator(BaseOperator):
         existing = hook.check_columns(
             self.input_table, self.input_schema, [*features, *([window.column] if window else [])]
         )
+        unreadable = 0
+        if window is not None:  # time as the column holds it: a timestamp, ISO text or Unix time
+            window = dataclasses.replace(
+                window, kind=hook.time_column_kind(self.input_table, self.input_schema, window.column)
+            )
+            unreadable = hook.count_unreadable_times(self.input_table, self.input_schema, window)
+            if unreadable:
+                self.log.warning(
+                    "%d rows of %s have a %s that does not read as a time; no time window holds them.",
+                    unreadable,
+                    hook.dialect.table(self.input_table, self.input_schema),
+                    window.column,
+                )
         pred_col = f"predicted_{label}"
         validate_column(pred_col)
         keep = self._kept_columns(existing, label)
@@ -643,6 +657,7 @@ class AutoGluonPredictOperator(BaseOperator):
             "positive_class": manifest.get("positive_class"),
             "problem_type": manifest["problem_type"],
             "seconds": round(elapsed, 3),
+            **({"unreadable_time_rows": unreadable} if window is not None else {}),
         }
 
     def _record(

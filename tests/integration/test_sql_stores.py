@@ -433,3 +433,46 @@ def test_an_evaluation_refuses_another_models_predictions(db, adult_model, adult
     assert evaluate(adult_model["model_name"])["auroc"] > 0.85
     with pytest.raises(ValueError, match=r"holds the predictions of model '.*', not of model 'someone_else'"):
         evaluate("someone_else")
+
+
+@pytest.mark.parametrize("form", ["iso_text", "epoch_s", "epoch_ms"])
+def test_a_time_column_of_text_or_unix_time_is_read_as_the_time_it_holds(
+    db, adult_model, adult_test_table, model_store, form
+):
+    """A day's window over text or Unix-time columns keeps that day's rows; unreadable times are counted."""
+    from datetime import UTC, datetime, timedelta
+
+    conn_id, schema = db
+    day = datetime(2026, 11, 2, 7, tzinfo=UTC)
+    frame = adult_test_table.head(40).copy()
+    times = [day - timedelta(hours=30) + timedelta(hours=2 * i) for i in range(40)]  # 15 rows in the window
+    if form == "iso_text":
+        frame["event_time"] = [t.strftime("%Y-%m-%d %H:%M:%S") for t in times]
+        frame.loc[0:1, "event_time"] = ["yesterday", "n/a"]  # two rows no window can hold
+    elif form == "epoch_s":
+        frame["event_time"] = [int(t.timestamp()) for t in times]
+    else:
+        frame["event_time"] = [int(t.timestamp() * 1000) for t in times]
+    expected = sum(
+        day - timedelta(days=1) <= t < day for i, t in enumerate(times) if not (form == "iso_text" and i < 2)
+    )
+    hook = TrackingHook(conn_id=conn_id)
+    hook.replace_with_frame("timed", frame, schema)
+    got = _predict_op(
+        db, adult_model, model_store, "timed", "timed_pred", time_column="event_time",
+        time_start=day - timedelta(days=1), time_end=day,
+    ).execute(context={})  # fmt: skip
+    assert got["rows"] == expected == 12
+    assert got["unreadable_time_rows"] == (2 if form == "iso_text" else 0)
+
+
+def test_a_time_column_that_holds_no_time_is_refused_naming_it(db, adult_model, adult_test_table, model_store):
+    conn_id, schema = db
+    frame = adult_test_table.head(5).assign(event_time="soon")
+    TrackingHook(conn_id=conn_id).replace_with_frame("untimed", frame, schema)
+    op = _predict_op(
+        db, adult_model, model_store, "untimed", "untimed_pred", time_column="event_time",
+        time_start="2026-11-01T07:00:00+00:00", time_end="2026-11-02T07:00:00+00:00",
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="time_column 'event_time' of table .*untimed.* holds 'soon', which is not"):
+        op.execute(context={})
