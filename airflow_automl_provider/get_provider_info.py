@@ -73,13 +73,6 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "ml",
                         "default": "",
                     },
-                    "drift_auc_threshold": {
-                        "description": "AUROC threshold line on the AutoML UI monitoring chart.",
-                        "version_added": "0.1.0",
-                        "type": "float",
-                        "example": "0.9",
-                        "default": "0.93",
-                    },
                     "drift_timezone": {
                         "description": (
                             "Timezone of the drift monitor DAG's daily 07:00 schedule, read when the DAG file "

@@ -250,6 +250,7 @@ class AutoGluonTrainOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_automl_provider.hooks.model_store import ModelStoreHook
         from airflow_automl_provider.hooks.tracking import TrackingHook
+        from airflow_automl_provider.sql import split_table_name
 
         time_limit, problem_type, eval_metric = self._validate()
         hook = TrackingHook(conn_id=self.conn_id)
@@ -272,6 +273,7 @@ class AutoGluonTrainOperator(BaseOperator):
             )
         df = hook.read_frame(self.input_table, self.input_schema, columns)
         table_name = hook.dialect.table(self.input_table, self.input_schema)
+        plain_name = ".".join(n for n in split_table_name(self.input_table, self.input_schema) if n)
         if df.empty:
             raise ValueError(f"Training table {table_name} has no rows.")
         labels = df[self.target_column].dropna()
@@ -297,7 +299,7 @@ class AutoGluonTrainOperator(BaseOperator):
             validation = _validation_predictions(predictor)
             threshold = predictor.decision_threshold if predictor.problem_type == "binary" else None
             curves = validation_curves(*validation, threshold=threshold) if validation else None
-            result = self._summary(predictor, leaderboard, df, table_name, fit_seconds, curves, time_limit)
+            result = self._summary(predictor, leaderboard, df, plain_name, fit_seconds, curves, time_limit)
             shared_model = str(uuid.uuid4()) if self.share_model else None
             trained_at = context["dag_run"].run_after.isoformat() if "dag_run" in context else None
             report = render_report(
@@ -306,7 +308,7 @@ class AutoGluonTrainOperator(BaseOperator):
                     "shared_model": shared_model,
                     "time_limit": time_limit,
                     "presets": self.presets,
-                    "input_table": table_name,
+                    "input_table": plain_name,
                     "label": self.target_column,
                     "trained_at": trained_at,
                     "autogluon_version": _autogluon_version(),
