@@ -19,7 +19,7 @@ import re
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
@@ -76,6 +76,18 @@ async def _authenticated_user(request: Request) -> Any:
     from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
 
     return await get_user(request, None, await bearer_scheme(request))
+
+
+async def _readable_dag_ids(user: Any = Depends(_authenticated_user)) -> set[str] | None:  # noqa: B008
+    """The DAGs whose rows this user may see (``None``: all); FastAPI reuses the request's user."""
+    from starlette.concurrency import run_in_threadpool
+
+    from airflow_automl_provider.plugins.access import readable_dag_ids
+
+    return await run_in_threadpool(readable_dag_ids, user)
+
+
+Readable = Annotated["set[str] | None", Depends(_readable_dag_ids)]
 
 
 app = FastAPI(
@@ -320,6 +332,7 @@ def index(request: Request) -> RedirectResponse:
 @app.get("/experiments", response_class=HTMLResponse)
 def experiments_page(
     request: Request,
+    dag_ids: Readable,
     model: str | None = None,
     user: str | None = None,
     date_from: str | None = None,
@@ -338,7 +351,7 @@ def experiments_page(
         column, descending = parse_sort(sort, dir)
     except (InvalidFilterError, ValueError) as err:
         return _bad_filter(request, title, "experiments", err, ("All experiments", f"{base}/experiments"))
-    reader = TrackingReader(settings)
+    reader = TrackingReader(settings, dag_ids)
     try:
         rows = reader.experiments(model, user, start, end)
         models = reader.distinct(EXPERIMENTS, "model_name")
@@ -452,7 +465,7 @@ def _compare_rows(columns: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
 
 
 @app.get("/compare", response_class=HTMLResponse)
-def compare_page(request: Request, model: list[str] = Query(default=[])) -> HTMLResponse:  # noqa: B008
+def compare_page(request: Request, dag_ids: Readable, model: list[str] = Query(default=[])) -> HTMLResponse:  # noqa: B008
     """Two or more models side by side: parameters, measures, leaderboard top and feature importance."""
     title = "Compare models"
     base = _base(request)
@@ -474,13 +487,15 @@ def compare_page(request: Request, model: list[str] = Query(default=[])) -> HTML
             InvalidFilterError(f"Select at most {MAX_COMPARE} models to compare (got {len(names)})."),
             back,
         )
-    reader = TrackingReader(settings)
+    reader = TrackingReader(settings, dag_ids)
     columns = []
     try:
         for name in names:
             rows = reader.experiments(model=name, limit=1)
             if rows is None:
                 return _no_tables(request, settings, title, "experiments")
+            if not rows and dag_ids is not None:
+                continue  # not of a DAG this user may read: nothing of it is shown, not even its store files
             stored = stored_model(name)
             columns.append(
                 {
@@ -531,7 +546,7 @@ class _Obj(dict):
 
 
 @app.get("/models/{model_name}", response_class=HTMLResponse)
-def model_page(request: Request, model_name: str) -> HTMLResponse:
+def model_page(request: Request, model_name: str, dag_ids: Readable) -> HTMLResponse:
     """One model: its experiments and report, its evaluations over time, its data drift."""
     title = f"Model {model_name}"
     base = _base(request)
@@ -540,7 +555,7 @@ def model_page(request: Request, model_name: str) -> HTMLResponse:
         model_name = validate_model_name(model_name)
     except ValueError as err:
         return _bad_filter(request, "Model", "", err, ("All experiments", f"{base}/experiments"))
-    reader = TrackingReader(settings)
+    reader = TrackingReader(settings, dag_ids)
     try:
         exps = reader.experiments(model=model_name)
         evals = reader.evaluations(model=model_name)
@@ -587,13 +602,15 @@ def model_page(request: Request, model_name: str) -> HTMLResponse:
 
 
 @app.get("/models/{model_name}/report", response_class=HTMLResponse)
-def model_report(request: Request, model_name: str) -> HTMLResponse:
+def model_report(request: Request, model_name: str, dag_ids: Readable) -> HTMLResponse:
     """The model's ``report.html`` from the model store (the file ``notebook_url`` points at)."""
     try:
         model_name = validate_model_name(model_name)
     except ValueError as err:
         raise HTTPException(400, str(err)) from None
     try:
+        if dag_ids is not None and not TrackingReader(_settings(), dag_ids).experiments(model=model_name, limit=1):
+            raise ModelNotFoundError(model_name)  # not of a DAG this user may read
         path = ModelStoreHook().report_path(model_name)  # the current version's
         text = path.read_text()
     except (FileNotFoundError, ModelNotFoundError):
@@ -605,7 +622,9 @@ def model_report(request: Request, model_name: str) -> HTMLResponse:
 
 
 @app.get("/monitoring", response_class=HTMLResponse)
-def monitoring_page(request: Request, model: str | None = None, threshold: str | None = None) -> HTMLResponse:
+def monitoring_page(
+    request: Request, dag_ids: Readable, model: str | None = None, threshold: str | None = None
+) -> HTMLResponse:
     """
     AUROC over time per model and test table, alerted where the monitor recorded drift; data drift per feature
     per day. ``threshold`` only draws a reference line: alerts are the monitor's recorded decisions.
@@ -618,7 +637,7 @@ def monitoring_page(request: Request, model: str | None = None, threshold: str |
         reference = parse_threshold(threshold)
     except (InvalidFilterError, ValueError) as err:
         return _bad_filter(request, title, "monitoring", err, ("Monitoring", f"{base}/monitoring"))
-    reader = TrackingReader(settings)
+    reader = TrackingReader(settings, dag_ids)
     try:
         evals = reader.evaluations(model=model)
         drift = reader.drift(model=model)

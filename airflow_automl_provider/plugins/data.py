@@ -18,7 +18,7 @@ from airflow_automl_provider.schemas import DRIFT_RESULTS, EVAL_RESULTS, EXPERIM
 from airflow_automl_provider.sql import timestamp_value, validate_name
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
 MAX_ROWS = 1000
 MAX_COMPARE = 6
@@ -173,9 +173,15 @@ def sort_experiments(rows: list[dict[str, Any]], column: str, descending: bool) 
 class TrackingReader:
     """Read the tracking tables for the pages; a missing table reads as ``None`` (not an error)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, dag_ids: Iterable[str] | None = None) -> None:
+        """
+        :param settings: where the tracking tables are.
+        :param dag_ids: the DAGs whose rows the page may show (those Airflow's auth manager lets the user
+            read); ``None``: every row.
+        """
         self.settings = settings
         self.hook = TrackingHook(conn_id=settings.conn_id)
+        self.dag_ids = None if dag_ids is None else sorted(set(dag_ids))
         self._columns: dict[str, list[str] | None] = {}
 
     def columns(self, table: TableSchema) -> list[str] | None:
@@ -205,6 +211,8 @@ class TrackingReader:
             return None
         d = self.hook.dialect
         clauses, params = [], []
+        if self.dag_ids is not None:  # only the rows of DAGs the user may read
+            where = [("dag_id", "in", self.dag_ids), *where]
         for column, op, value in where:
             if op == "in":
                 values = list(value)
@@ -236,9 +244,16 @@ class TrackingReader:
         if cols is None or column not in cols:
             return []
         d = self.hook.dialect
+        readable, params = "", []
+        if self.dag_ids is not None:
+            if not self.dag_ids:
+                return []
+            readable = f" AND {d.quote('dag_id')} IN ({d.placeholders(len(self.dag_ids))})"
+            params = list(self.dag_ids)
         rows = self.hook.query(
             f"SELECT DISTINCT {d.quote(column)} FROM {d.table(table.name, self.settings.schema)} "
-            f"WHERE {d.quote(column)} IS NOT NULL ORDER BY {d.quote(column)}"
+            f"WHERE {d.quote(column)} IS NOT NULL{readable} ORDER BY {d.quote(column)}",
+            params,
         )
         return [str(r[0]) for r in rows]
 

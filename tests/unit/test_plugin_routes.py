@@ -755,3 +755,69 @@ def test_pages_come_from_templates_and_charts_from_plotly():
     templates = {p.name for p in (PLUGINS / "templates").glob("*.html")}
     assert {"base.html", "experiments.html", "compare.html", "monitoring.html", "model.html"} <= templates
     assert not any("<svg" in (PLUGINS / "templates" / t).read_text() for t in templates)
+
+
+@pytest.fixture
+def two_teams(tracking_db, auth_manager):
+    """
+    DAGs in two teams' bundles, as Airflow's multi-team mode keeps them: the experiment and monitor DAGs in
+    team_a's bundle, ``secret_dag`` (with a model of its own) in team_b's.
+    """
+    from airflow.models.dag import DagModel
+    from airflow.models.dagbundle import DagBundleModel
+    from airflow.models.team import Team, dag_bundle_team_association_table
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete
+
+    from airflow_automl_provider.hooks.tracking import TrackingHook
+    from airflow_automl_provider.schemas import EVAL_RESULTS, EXPERIMENTS
+
+    dags = {"automl_experiment": "bundle_a", "automl_drift_monitor": "bundle_a", "secret_dag": "bundle_b"}
+    with create_session() as session:
+        session.add_all([Team(name="team_a"), Team(name="team_b")])
+        session.add_all([DagBundleModel(name="bundle_a"), DagBundleModel(name="bundle_b")])
+        session.flush()
+        session.execute(
+            dag_bundle_team_association_table.insert(),
+            [
+                {"dag_bundle_name": "bundle_a", "team_name": "team_a"},
+                {"dag_bundle_name": "bundle_b", "team_name": "team_b"},
+            ],
+        )
+        session.add_all([DagModel(dag_id=d, bundle_name=b, fileloc=f"/dags/{d}.py") for d, b in dags.items()])
+    hook = TrackingHook(conn_id="automl_ui_test")
+    secret = {"dag_id": "secret_dag", "run_id": "manual__s1", "model_name": "secret_model"}
+    hook.upsert(EXPERIMENTS, {**secret, "session_time": "2026-01-06T00:00:00+00:00", "user_id": "bob"})
+    hook.upsert(EVAL_RESULTS, {**secret, "session_time": "2026-01-06T00:00:00+00:00", "test_table": "t", "auroc": 0.8})
+    yield
+    for table in (EXPERIMENTS, EVAL_RESULTS):
+        with hook.transaction() as conn:
+            conn.cursor().execute(f"DELETE FROM {table.name} WHERE dag_id = 'secret_dag'")
+    with create_session() as session:
+        session.execute(delete(DagModel).where(DagModel.dag_id.in_(list(dags))))
+        session.execute(delete(dag_bundle_team_association_table))
+        session.execute(delete(DagBundleModel).where(DagBundleModel.name.in_(["bundle_a", "bundle_b"])))
+        session.execute(delete(Team).where(Team.name.in_(["team_a", "team_b"])))
+
+
+def test_users_see_only_the_rows_of_dags_they_may_read(client, auth_manager, two_teams):
+    """Two users of different roles: a team_a viewer and an admin. Airflow's auth manager decides what each reads."""
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    viewer = {"_token": auth_manager.generate_jwt(SimpleAuthManagerUser(username="alice", role="VIEWER", teams=["team_a"]))}
+    admin = {"_token": auth_manager.generate_jwt(SimpleAuthManagerUser(username="root", role="ADMIN"))}
+
+    seen = client.get("/automl/experiments", cookies=viewer).text
+    assert MODEL_A in seen and "secret_model" not in seen and "secret_dag" not in seen
+    assert "secret_model" in client.get("/automl/experiments", cookies=admin).text
+    assert "secret_model" not in client.get("/automl/monitoring", cookies=viewer).text
+    assert "secret_model" in client.get("/automl/monitoring", cookies=admin).text
+    assert client.get("/automl/models/secret_model", cookies=viewer).status_code == 404
+    assert client.get("/automl/models/secret_model", cookies=admin).status_code == 200
+    assert client.get("/automl/models/secret_model/report", cookies=viewer).status_code == 404
+    assert client.get(f"/automl/models/{MODEL_A}/report", cookies=viewer).status_code == 200
+    # Compare shows nothing of a model the user may not read, not even what the model store holds of it.
+    page = client.get("/automl/compare", params=[("model", MODEL_A), ("model", MODEL_C)], cookies=viewer)
+    assert MODEL_C not in page.text.replace(f"model={MODEL_C}", "")
+    page = client.get("/automl/compare", params=[("model", MODEL_A), ("model", MODEL_C)], cookies=admin)
+    assert page.status_code == 200 and "f1 0.8000" in page.text  # an admin reads every DAG: the store too
