@@ -135,6 +135,17 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "16Gi",
                         "default": "",
                     },
+                    "owner_email": {
+                        "description": (
+                            "E-mail address of the shipped DAGs' owner (a mailto: owner link), recorded as the "
+                            "user_email of experiments whose triggering user has no e-mail address (scheduled "
+                            "runs, or users of an auth manager that knows none). Read when the DAG file is parsed."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "ml-team@example.com",
+                        "default": "",
+                    },
                     "mail_dir": {
                         "description": (
                             "Folder of e-mails caught by a local mail catcher, one .eml file each (make airflow sets "

@@ -71,6 +71,8 @@ ALERT_BODY = """
 <p><a href="{{ r.run_url }}">Open the run in Airflow</a></p>
 """.replace("REPORT", REPORT)
 
+OWNER_EMAIL = conf.get("automl", "owner_email", fallback="")
+
 # The connections a form may choose: [automl] allowed_conn_ids, read when the file is parsed.
 CONN_IDS = conn_id_choices()
 
@@ -87,6 +89,8 @@ with DAG(
     max_active_runs=1,  # runs share the batch table
     tags=["automl", "monitoring"],
     doc_md=__doc__,
+    # The owner's address (`[automl] owner_email`): the user_email of experiments the scheduler started.
+    owner_links={"automl": f"mailto:{OWNER_EMAIL}"} if OWNER_EMAIL else {},
     default_args={"owner": "automl", "retries": 1, "retry_delay": timedelta(minutes=5)},
     params={
         "conn_id": Param(

@@ -57,6 +57,8 @@ def train_executor_config(task_mem: str) -> dict:
 # Each run predicts into a table of its own (its run id's hash), which the evaluation checks it wrote.
 PREDICTED = "{{ params.test_data_table }}_predicted_{{ run_id | run_tag }}"
 
+OWNER_EMAIL = conf.get("automl", "owner_email", fallback="")
+
 # The connections a form may choose: [automl] allowed_conn_ids, read when the file is parsed.
 CONN_IDS = conn_id_choices()
 
@@ -68,6 +70,8 @@ with DAG(
     tags=["automl"],
     doc_md=__doc__,
     user_defined_filters={"model_name": safe_model_name, "run_tag": run_tag},
+    # The owner's address (`[automl] owner_email`): the user_email of experiments the scheduler started.
+    owner_links={"automl": f"mailto:{OWNER_EMAIL}"} if OWNER_EMAIL else {},
     default_args={"owner": "automl", "retries": 0},
     params={
         "conn_id": Param(

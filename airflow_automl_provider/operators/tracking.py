@@ -61,7 +61,8 @@ class TrackExperimentOperator(BaseOperator):
     :param session_time: default: the run's logical date, else its ``run_after``. (templated)
     :param user_id: default: the user who triggered the run, else the DAG owner. (templated)
     :param user_email: default: the triggering user's name when it is an e-mail address (as auth managers
-        that log users in by e-mail give it), else the first address of the task's ``email``. (templated)
+        that log users in by e-mail give it), else the DAG owner's (a ``mailto:`` link in the DAG's
+        ``owner_links``), else the first address of the task's ``email``. (templated)
     :param model_name: default: the train task's model. (templated)
     :param shared_model: default: the train task's shared id. (templated)
     :param notebook_url: link to the model's report; default: its AutoML page in the Airflow UI (under
@@ -128,7 +129,10 @@ class TrackExperimentOperator(BaseOperator):
             "task_attempt_id": self.task_attempt_id or f"{ti.id}-{ti.try_number}",
             "session_time": timestamp_value(d, self.session_time or session_time(context)),
             "user_id": self.user_id or dag_run.triggering_user_name or self.owner,
-            "user_email": self.user_email or _email(dag_run.triggering_user_name) or (emails[0] if emails else None),
+            "user_email": self.user_email
+            or _email(dag_run.triggering_user_name)
+            or _owner_email(context.get("dag"), self.owner)
+            or (emails[0] if emails else None),
             "model_name": model_name,
             "shared_model": self.shared_model or trained.get("shared_model"),
             "notebook_url": self.notebook_url or _report_link(model_name, trained.get("report_uri")),
@@ -248,6 +252,12 @@ def _email(name: str | None) -> str | None:
     import re
 
     return name if name and re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", name) else None
+
+
+def _owner_email(dag: Any, owner: str | None) -> str | None:
+    """The task owner's address from the DAG's ``owner_links`` (``{"automl": "mailto:ml-team@example.com"}``)."""
+    link = (getattr(dag, "owner_links", None) or {}).get(owner or "")
+    return _email(link.removeprefix("mailto:")) if isinstance(link, str) and link.startswith("mailto:") else None
 
 
 def _report_link(model_name: str, report_uri: str | None) -> str | None:

@@ -73,8 +73,16 @@ def test_retraining_is_evaluated_on_the_monitored_models_own_test_table(monkeypa
     assert select._test_table("m2") is None
 
 
-def test_the_experiment_row_links_the_report_page_and_takes_an_email_user_name():
-    from airflow_automl_provider.operators.tracking import _email, _report_link
+def test_the_experiment_row_links_the_report_page_and_takes_an_email_user_name(monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from airflow_automl_provider.operators.tracking import _email, _owner_email, _report_link
+    from tests.unit.test_dags import DAGS
+
+    monkeypatch.setenv("AIRFLOW__AUTOML__OWNER_EMAIL", "ml-team@example.com")
+    dag = DagBag(dag_folder=str(DAGS)).dags["automl_experiment"]
+    assert _owner_email(dag, dag.task_dict["track_experiment"].owner) == "ml-team@example.com"
+    assert _owner_email(dag, "someone_else") is None
 
     assert _email("ana@example.com") == "ana@example.com"
     assert _email("admin") is None and _email(None) is None
