@@ -1,4 +1,5 @@
-# Quick start: `make demo` (set up, then run the experiment DAG end to end on SQLite) and `make test`.
+# Quick start: `make demo` (set up, then run the experiment DAG end to end on SQLite), `make test`, and
+# `make airflow` (Airflow's UI and services on this machine, with the demo tables).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -14,7 +15,7 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW_CONN_AUTOML_DEFAULT ?= sqlite://$(CURDIR)/.airflow/automl.db
 DEMO_TIME_LIMIT ?= 60
 
-.PHONY: setup demo test lint format constraints benchmark-quality clean distributed-demo
+.PHONY: setup demo test lint format constraints benchmark-quality clean distributed-demo airflow
 
 setup: $(STAMP)
 
@@ -43,6 +44,13 @@ demo: $(STAMP) $(AIRFLOW_HOME)/airflow.db
 	$(BIN)/python -m airflow_automl_provider.demo show
 	@echo "Running automl_drift_monitor over a simulated week (log: .airflow/demo-week.log) ..."
 	$(BIN)/python -m airflow_automl_provider.demo week
+
+# The whole of Airflow on this machine, for the UI: api-server on 127.0.0.1, port AIRFLOW_PORT (default
+# 8080), scheduler, dag-processor and triggerer with the LocalExecutor on .airflow/airflow.db, the demo
+# tables in .airflow/automl.db, alert e-mails caught into .airflow/mail/*.eml. Prints how to log in (user
+# admin); Ctrl-C stops everything it started. Logs: .airflow/logs/local/. See docs/deployment.md.
+airflow: $(STAMP) $(AIRFLOW_HOME)/airflow.db
+	$(BIN)/python scripts/airflow_local.py
 
 test: $(STAMP)
 	$(BIN)/ruff check .
