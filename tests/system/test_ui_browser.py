@@ -7,11 +7,8 @@ Screenshots go to ``test-artifacts/`` (git-ignored), taken 1280 px wide.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import shutil
-import signal
 import smtplib
 import subprocess
 import sys
@@ -25,6 +22,7 @@ import httpx
 import pytest
 
 from airflow_automl_provider.demo import MailCatcher, free_port
+from tests.system.browser import Browser, chromium_path, stop_process
 
 pytestmark = pytest.mark.system
 
@@ -33,44 +31,14 @@ ARTIFACTS = ROOT / "test-artifacts"
 TEST_DAG = "ui_browser_test"  # dag_id of the rows this test adds (and removes)
 USER, PASSWORD = "ui_tester", "ui-tester-password"
 WIDTH = 1280  # the screenshots' width, and the width the pages must fit without horizontal scrolling
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-    f"--window-size={WIDTH},900",
-]
 AUROCS = [0.95, 0.948, 0.944, 0.921, 0.902, 0.897]  # under the monitor's 0.93 from the fourth day
 THRESHOLD = 0.93
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop a process this test started (its own session) by its id."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
 
 
 @pytest.fixture(scope="module")
 def chromium():
     """Debian's chromium, installed by scripts/install-browser.sh when missing (as root, as in CI)."""
-    if not shutil.which("chromium"):
-        if os.geteuid() != 0:
-            pytest.skip("chromium is not installed and installing it needs root: run scripts/install-browser.sh")
-        done = subprocess.run(["bash", str(ROOT / "scripts" / "install-browser.sh")], capture_output=True, text=True)
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    path = shutil.which("chromium")
-    assert path, "scripts/install-browser.sh did not install chromium"
-    return path
+    return chromium_path()
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +179,7 @@ def api_server(airflow_db, adult_db, mail_folder, tmp_path_factory):
             time.sleep(0.5)
         yield base
     finally:
-        _stop(proc)
+        stop_process(proc)
         log.close()
 
 
@@ -222,116 +190,9 @@ def token(api_server):
     return answer.json()["access_token"]
 
 
-class Browser:
-    """A headless Chromium page driven over the Chrome DevTools protocol; keeps the console's messages."""
-
-    def __init__(self, executable: str, profile: Path) -> None:
-        from websockets.sync.client import connect
-
-        profile.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            [executable, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"],
-            stdout=subprocess.DEVNULL,
-            stderr=(profile / "chromium.log").open("w"),
-            start_new_session=True,
-        )
-        port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 30
-        while not (port_file.exists() and port_file.read_text().strip()):
-            assert self.proc.poll() is None, (profile / "chromium.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "chromium did not open its DevTools port"
-            time.sleep(0.1)
-        port = port_file.read_text().split()[0]
-        pages = [t for t in httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=5).json() if t["type"] == "page"]
-        self.ws = connect(pages[0]["webSocketDebuggerUrl"], max_size=64 * 2**20, open_timeout=10)
-        self._id = 0
-        self.events: list[dict] = []
-        self.call("Log.enable")
-        self.call("Runtime.enable")
-        self.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=900, deviceScaleFactor=1, mobile=False)
-
-    def call(self, method: str, **params):
-        self._id += 1
-        self.ws.send(json.dumps({"id": self._id, "method": method, "params": params}))
-        while True:
-            msg = json.loads(self.ws.recv(timeout=60))
-            if msg.get("id") == self._id:
-                assert "error" not in msg, (method, msg["error"])
-                return msg["result"]
-            if "method" in msg:
-                self.events.append(msg)
-
-    def problems(self) -> list[str]:
-        """Console errors, CSP refusals and uncaught exceptions seen so far (then forgotten)."""
-        found = []
-        for e in self.events:
-            if e["method"] == "Log.entryAdded" and e["params"]["entry"]["level"] == "error":
-                found.append(e["params"]["entry"]["text"])
-            elif e["method"] == "Runtime.exceptionThrown":
-                found.append(json.dumps(e["params"]["exceptionDetails"])[:500])
-            elif e["method"] == "Runtime.consoleAPICalled" and e["params"]["type"] == "error":
-                found.append(json.dumps(e["params"]["args"])[:500])
-        self.events.clear()
-        return found
-
-    def js(self, expression: str):
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
-        assert "exceptionDetails" not in result, result["exceptionDetails"]
-        return result["result"].get("value")
-
-    def open(self, url: str, ready: str = "true", timeout: float = 30, same_url: bool = True) -> None:
-        """Go to ``url`` and wait until the page is loaded (still at ``url``) and the JS condition ``ready`` holds."""
-        self.call("Page.navigate", url=url)
-        self.wait(f"location.href === {json.dumps(url)} && ({ready})" if same_url else ready, timeout)
-
-    def wait(self, condition: str, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while not self.js(f"document.readyState === 'complete' && ({condition})"):
-            assert time.monotonic() < deadline, f"not ready at {self.js('location.href')}: {condition}"
-            time.sleep(0.1)
-
-    def mouse(self, kind: str, x: float, y: float, button: str = "none") -> None:
-        self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button=button, buttons=1 if button != "none" else 0)
-
-    def drag(self, x0: float, y0: float, x1: float, y1: float) -> None:
-        self.mouse("mouseMoved", x0, y0)
-        self.mouse("mousePressed", x0, y0, "left")
-        for i in range(1, 11):
-            self.mouse("mouseMoved", x0 + (x1 - x0) * i / 10, y0 + (y1 - y0) * i / 10, "left")
-        self.mouse("mouseReleased", x1, y1, "left")
-
-    def center(self, selector_js: str) -> tuple[float, float]:
-        box = json.loads(self.js(f"JSON.stringify(({selector_js}).getBoundingClientRect())"))
-        return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-
-    def fits_width(self) -> bool:
-        """No horizontal scrolling of the page itself (a table may scroll inside its own box)."""
-        return self.js("document.documentElement.scrollWidth <= window.innerWidth")
-
-    def screenshot(self, path: Path, full_page: bool = True) -> None:
-        if full_page:
-            size = self.call("Page.getLayoutMetrics")["cssContentSize"]
-            height = min(int(size["height"]) + 1, 6000)
-            self.call(
-                "Emulation.setDeviceMetricsOverride", width=WIDTH, height=height, deviceScaleFactor=1, mobile=False
-            )
-            time.sleep(0.3)  # plotly's charts follow the new size
-        shot = self.call("Page.captureScreenshot", format="png")
-        if full_page:
-            self.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=900, deviceScaleFactor=1, mobile=False)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(shot["data"]))
-
-    def close(self) -> None:
-        try:
-            self.ws.close()
-        finally:
-            _stop(self.proc)
-
-
 @pytest.fixture
 def browser(chromium, tmp_path):
-    b = Browser(chromium, tmp_path / "profile")
+    b = Browser(chromium, tmp_path / "profile", width=WIDTH, height=900)
     yield b
     b.close()
 

@@ -804,7 +804,9 @@ def test_users_see_only_the_rows_of_dags_they_may_read(client, auth_manager, two
     """Two users of different roles: a team_a viewer and an admin. Airflow's auth manager decides what each reads."""
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
 
-    viewer = {"_token": auth_manager.generate_jwt(SimpleAuthManagerUser(username="alice", role="VIEWER", teams=["team_a"]))}
+    viewer = {
+        "_token": auth_manager.generate_jwt(SimpleAuthManagerUser(username="alice", role="VIEWER", teams=["team_a"]))
+    }
     admin = {"_token": auth_manager.generate_jwt(SimpleAuthManagerUser(username="root", role="ADMIN"))}
 
     seen = client.get("/automl/experiments", cookies=viewer).text
