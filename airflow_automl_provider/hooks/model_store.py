@@ -55,18 +55,19 @@ def validate_shared_id(shared_model: Any) -> str:
 
 def safe_model_name(text: str, prefix: str = "") -> str:
     """
-    A valid model name for any text (a run id, say), different for different texts: letters, digits and
-    ``-`` stay, every other character becomes ``_`` and its code in hex (``_`` itself too), so run ids
-    such as ``exp_1``, ``exp.1``, ``exp:1`` and ``exp+1`` give four names. A name that would be longer than
-    128 characters is cut and ends with a hash of the whole text. ``prefix`` is put in front as it is.
+    A valid model name for any text (a run id, say), different for different texts. A text that is
+    already a valid name stays as it is; any other keeps its letters, digits, ``_`` and ``-`` (the rest
+    become ``_``) and ends with ``-`` and 12 hex digits of a hash of the whole text, so run ids such as
+    ``exp_1``, ``exp.1``, ``exp:1`` and ``exp+1`` give four names that still read as the run id.
+    ``prefix`` is put in front as it is.
     """
-    encoded = re.sub(r"[^A-Za-z0-9\-]", lambda m: "".join(f"_{b:02x}" for b in m.group().encode()), text)
-    name = prefix + encoded
-    if not name or not name[0].isalnum():
-        name = "m" + name
-    if len(name) > 128:
-        name = name[:111] + "-" + hashlib.sha256(text.encode()).hexdigest()[:16]
-    return validate_model_name(name)
+    name = prefix + text
+    if _MODEL_NAME_RE.match(name) and "." not in name:
+        return name
+    cleaned = re.sub(r"[^A-Za-z0-9_\-]", "_", name)
+    if not cleaned[:1].isalnum():
+        cleaned = "m" + cleaned
+    return validate_model_name(f"{cleaned[:115]}-{hashlib.sha256(text.encode()).hexdigest()[:12]}")
 
 
 def run_tag(text: str) -> str:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -22,14 +23,17 @@ def test_model_names_with_path_tricks_are_refused(bad):
 
 
 def test_run_ids_become_safe_model_names():
-    name = safe_model_name("manual__2026-11-27T16:24:18.509354+00:00", prefix="automl_model_")
-    assert name == "automl_model_manual_5f_5f2026-11-27T16_3a24_3a18_2e509354_2b00_3a00"
+    run_id = "manual__2026-11-27T16:24:18.509354+00:00"
+    name = safe_model_name(run_id, prefix="automl_model_")
+    digest = hashlib.sha256(run_id.encode()).hexdigest()[:12]
+    assert name == f"automl_model_manual__2026-11-27T16_24_18_509354_00_00-{digest}"
     assert validate_model_name(name) == name
+    assert safe_model_name("exp_1", prefix="m_") == "m_exp_1"  # already a valid name: as it is
 
 
 def test_different_run_ids_never_share_a_model_name():
     """Run ids the REST API accepts that the old cleaning mapped to one name."""
-    ids = ["exp_1", "exp.1", "exp:1", "exp+1", "exp 1", "exp__1", "exp_5f1", "exp-1", "éxp1", "_exp1", ".exp1"]
+    ids = ["exp_1", "exp.1", "exp:1", "exp+1", "exp 1", "exp__1", "exp-1", "éxp1", "_exp1", ".exp1", "ex/p1"]
     names = [safe_model_name(i) for i in ids]
     assert len(set(names)) == len(ids), names
     for name in names:
