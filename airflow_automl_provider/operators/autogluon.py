@@ -67,6 +67,9 @@ def _autogluon_logging() -> Iterator[None]:
     supervised Airflow task shows every stderr line as an ERROR; through Python logging the same lines
     reach the task log at INFO (warnings at WARNING). A real failure still raises and is logged as one.
     """
+    # AutoGluon's packages install their stderr handler when first imported: import them before replacing it.
+    import autogluon.tabular  # noqa: F401
+
     ag = logging.getLogger("autogluon")
     streams = [
         h for h in ag.handlers if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)

@@ -145,6 +145,16 @@ def test_experiment_from_rest_api_with_empty_conf(api, airflow_local):
     assert run["state"] == "success", _why(airflow_local, "automl_experiment", run)
     assert {ti["state"] for ti in tasks.values()} == {"success"}, tasks
     assert tasks["train"]["pool"] == "default_pool" == airflow_local["train_pool"]
+    # A successful train task's log, as the supervisor wrote it: AutoGluon's progress at INFO, no ERROR line,
+    # and no pointer to the temporary folder the fit used.
+    folder = Path(airflow_local["home"], "logs", "dag_id=automl_experiment", f"run_id={run['run_id']}")
+    (log,) = folder.glob("task_id=train/attempt=1.log")
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    errors = [r["event"] for r in records if r.get("level") in ("error", "critical")]
+    assert errors == [], errors[:20]
+    progress = [r for r in records if r.get("logger", "").startswith("autogluon")]
+    assert len(progress) > 20 and {r["level"] for r in progress} <= {"info", "warning"}
+    assert not [r["event"] for r in records if "TabularPredictor.load(" in str(r.get("event"))]
     durations = ", ".join(f"{t} {ti['duration']:.0f} s" for t, ti in tasks.items())
     print(f"\nautoml_experiment (REST, empty conf): {time.monotonic() - started:.0f} s ({durations})")
 

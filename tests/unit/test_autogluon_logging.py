@@ -52,3 +52,27 @@ def test_a_failure_inside_still_raises():
     with pytest.raises(RuntimeError, match="boom"), _autogluon_logging():
         raise RuntimeError("boom")
     assert not logging.getLogger("autogluon").propagate
+
+
+def test_in_a_fresh_process_autogluons_first_import_does_not_bring_stderr_back(tmp_path):
+    """As in a task process: AutoGluon is imported for the first time inside the block."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "fresh.py"
+    script.write_text(
+        "import logging, sys\n"
+        "from airflow_automl_provider.operators.autogluon import _autogluon_logging\n"
+        "assert 'autogluon' not in sys.modules\n"
+        "root = logging.getLogger()\n"
+        "root.handlers[:] = [logging.StreamHandler(sys.stdout)]\n"
+        "root.handlers[0].setFormatter(logging.Formatter('%(levelname)s %(name)s %(message)s'))\n"
+        "root.setLevel(logging.INFO)\n"
+        "with _autogluon_logging():\n"
+        "    from autogluon.tabular import TabularPredictor  # noqa: F401\n"
+        "    logging.getLogger('autogluon.tabular.predictor.predictor').log(20, 'Fitting model: LightGBM')\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "INFO autogluon.tabular.predictor.predictor Fitting model: LightGBM" in done.stdout
+    assert "Fitting model" not in done.stderr
