@@ -8,6 +8,10 @@ process; a DAG's params cannot change them. Each is declared with its default in
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from airflow.sdk import Param
 
 #: ``[automl] allowed_conn_ids``'s default: the one connection the shipped DAGs use.
 DEFAULT_ALLOWED_CONN_IDS = "automl_default"
@@ -70,6 +74,21 @@ def conn_id_choices() -> list[str] | None:
     """The allowed connections as a list for a form's drop-down, or ``None`` when patterns make it open."""
     allowed = allowed_conn_ids()
     return None if any(ch in pattern for pattern in allowed for ch in "*?[") else allowed
+
+
+def conn_id_param() -> Param:
+    """The DAGs' ``conn_id`` param: a drop-down of the allowed connections (free text where patterns allow more)."""
+    from airflow.sdk import Param
+
+    from airflow_automl_provider.constants import DEFAULT_CONN_ID
+
+    choices = conn_id_choices()
+    return Param(
+        choices[0] if choices else DEFAULT_CONN_ID,
+        type="string",
+        **({"enum": choices} if choices else {}),
+        description="The common-sql connection of the tables: one of [automl] allowed_conn_ids.",
+    )
 
 
 def lock_timeout() -> float:

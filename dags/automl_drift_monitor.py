@@ -32,8 +32,7 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import BranchPythonOperator
 from airflow.sdk import DAG, CronTriggerTimetable, Param, XComArg, conf
 
-from airflow_automl_provider.config import conn_id_choices
-from airflow_automl_provider.constants import DEFAULT_CONN_ID
+from airflow_automl_provider.config import conn_id_param
 from airflow_automl_provider.monitoring import choose_branch
 from airflow_automl_provider.operators.autogluon import AutoGluonPredictOperator
 from airflow_automl_provider.operators.drift import DataDriftOperator, PerformanceDriftOperator, SelectModelOperator
@@ -73,8 +72,6 @@ ALERT_BODY = """
 
 OWNER_EMAIL = conf.get("automl", "owner_email", fallback="")
 
-# The connections a form may choose: [automl] allowed_conn_ids, read when the file is parsed.
-CONN_IDS = conn_id_choices()
 
 with DAG(
     dag_id="automl_drift_monitor",
@@ -93,12 +90,8 @@ with DAG(
     owner_links={"automl": f"mailto:{OWNER_EMAIL}"} if OWNER_EMAIL else {},
     default_args={"owner": "automl", "retries": 1, "retry_delay": timedelta(minutes=5)},
     params={
-        "conn_id": Param(
-            CONN_IDS[0] if CONN_IDS else DEFAULT_CONN_ID,
-            type="string",
-            **({"enum": CONN_IDS} if CONN_IDS else {}),
-            description="The common-sql connection of the tables: one of [automl] allowed_conn_ids.",
-        ),
+        # A drop-down of [automl] allowed_conn_ids, read when the file is parsed.
+        "conn_id": conn_id_param(),
         "model_name": Param(
             None, type=["null", "string"], description="Model to monitor. Empty: the newest one recorded."
         ),

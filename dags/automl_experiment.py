@@ -12,8 +12,7 @@ from __future__ import annotations
 from airflow.sdk import DAG, Param, conf
 
 from airflow_automl_provider.assets import AUTOML_EXPERIMENT_MODEL
-from airflow_automl_provider.config import conn_id_choices
-from airflow_automl_provider.constants import DEFAULT_CONN_ID
+from airflow_automl_provider.config import conn_id_param
 from airflow_automl_provider.hooks.model_store import run_tag, safe_model_name
 from airflow_automl_provider.operators.autogluon import AutoGluonPredictOperator, AutoGluonTrainOperator
 from airflow_automl_provider.operators.evaluation import EvaluateModelOperator
@@ -59,8 +58,6 @@ PREDICTED = "{{ params.test_data_table }}_predicted_{{ run_id | run_tag }}"
 
 OWNER_EMAIL = conf.get("automl", "owner_email", fallback="")
 
-# The connections a form may choose: [automl] allowed_conn_ids, read when the file is parsed.
-CONN_IDS = conn_id_choices()
 
 with DAG(
     dag_id="automl_experiment",
@@ -74,12 +71,8 @@ with DAG(
     owner_links={"automl": f"mailto:{OWNER_EMAIL}"} if OWNER_EMAIL else {},
     default_args={"owner": "automl", "retries": 0},
     params={
-        "conn_id": Param(
-            CONN_IDS[0] if CONN_IDS else DEFAULT_CONN_ID,
-            type="string",
-            **({"enum": CONN_IDS} if CONN_IDS else {}),
-            description="The common-sql connection of the tables: one of [automl] allowed_conn_ids.",
-        ),
+        # A drop-down of [automl] allowed_conn_ids, read when the file is parsed.
+        "conn_id": conn_id_param(),
         "input_database": Param(
             None, type=["null", "string"], description="Schema of the input tables. Empty: the connection's default."
         ),

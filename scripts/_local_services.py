@@ -165,6 +165,22 @@ class Processes:
         return leftovers
 
 
+def stop_on_signals() -> None:
+    """
+    SIGTERM, and Ctrl-C unless the shell ignores it, raise ``KeyboardInterrupt`` once, so the caller's
+    ``finally`` stops what it started; a second signal must not cut that clean-up short.
+    """
+
+    def terminate(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, terminate)
+
+
 def tail(path: Path, lines: int = 25) -> str:
     """The last ``lines`` lines of a log file ('' when there is none)."""
     text = path.read_text(errors="replace").splitlines() if path.exists() else []

@@ -19,7 +19,6 @@ import fcntl
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 # The helpers shared with scripts/distributed_demo.py (this folder is on sys.path when the script runs).
-from _local_services import Api, Failure, Processes, free_port, seed_daily, tail, wait_until
+from _local_services import Api, Failure, Processes, free_port, seed_daily, stop_on_signals, tail, wait_until
 
 from airflow_automl_provider.demo import MailCatcher
 
@@ -316,14 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         print(seed("automl_default"))
         return 0
 
-    def terminate(signum: int, frame: Any) -> None:
-        # Once: a second Ctrl-C / SIGTERM must not cut the clean-up short.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, terminate)
-    signal.signal(signal.SIGINT, terminate)
+    stop_on_signals()
     try:
         return run(args)
     except Failure as err:  # before anything was started

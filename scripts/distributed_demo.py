@@ -26,7 +26,6 @@ import re
 import secrets
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -40,7 +39,7 @@ from airflow_automl_provider.demo import MailCatcher
 # runs, not when a test loads this file by its path.
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _local_services import Api, Failure, Processes, free_port, seed_daily, wait_until  # noqa: E402
+from _local_services import Api, Failure, Processes, free_port, seed_daily, stop_on_signals, wait_until  # noqa: E402
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -474,15 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         print(seed_daily("automl_default", args.days, args.drift_from))
         return 0
 
-    def terminate(signum: int, frame: Any) -> None:
-        # Once: a second Ctrl-C / SIGTERM must not cut the clean-up short.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, terminate)
-    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-        signal.signal(signal.SIGINT, terminate)
+    stop_on_signals()
     summary = run(args)
     if args.summary:
         Path(args.summary).write_text(json.dumps(summary, indent=2, default=str))
