@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 
 #: What each connection the package uses is for, and an example URI for the command that defines it.
 EXAMPLES: dict[str, tuple[str, str]] = {
-    "sql": ("a common-sql database", "sqlite:////absolute/path/automl.db"),
+    # An absolute SQLite path /abs/path/automl.db is written sqlite:///abs/path/automl.db (not sqlite:////).
+    "sql": ("a common-sql database", "sqlite:///abs/path/automl.db"),
     "smtp": (
         "the SMTP server the alert e-mails go through",
         "smtp://user:password@smtp.example.com:587?from_email=automl%40example.com",

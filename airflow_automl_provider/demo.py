@@ -219,6 +219,7 @@ def week(conn_id: str, days: int, drift_from: int, threshold: float, log_path: s
     from aiosmtpd.controller import Controller
 
     from airflow_automl_provider.hooks.tracking import TrackingHook
+    from airflow_automl_provider.sql import timestamp_value
 
     daily, runs = simulate_days(generate(days * 1500, seed=3), start="2026-11-01", days=days, drift_from=drift_from)
     hook = TrackingHook(conn_id=conn_id)
@@ -257,10 +258,14 @@ def week(conn_id: str, days: int, drift_from: int, threshold: float, log_path: s
                 )
                 if done.returncode != 0:
                     raise SystemExit(f"automl_drift_monitor failed for {day}: see {log_path}")
+                # This day's run (its logical date), not the newest row: the table may hold other runs'
+                # (make airflow's, say) recorded later.
                 (auroc, status, run_id) = hook.query(
                     "SELECT auroc, status, run_id FROM automl_eval_results WHERE dag_id = 'automl_drift_monitor' "
-                    "ORDER BY session_time DESC LIMIT 1"
+                    f"AND session_time = {hook.dialect.placeholder} ORDER BY run_id DESC LIMIT 1",
+                    [timestamp_value(hook.dialect, day.to_pydatetime())],
                 )[0]
+                auroc = float("nan") if auroc is None else auroc
                 drifted = [
                     f"{feature} ({statistic} {value:.3f})"
                     for feature, statistic, value, flag in hook.query(
