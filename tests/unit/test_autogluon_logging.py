@@ -28,6 +28,14 @@ def test_autogluon_records_go_through_logging_not_stderr(capfd):
     before = (list(ag.handlers), ag.propagate)
     assert any(isinstance(h, logging.StreamHandler) for h in ag.handlers) and not ag.propagate
 
+    # Another test's logging.config (dag.test) may have disabled the loggers that existed then; a task
+    # process configures logging before AutoGluon's loggers exist.
+    # And a load with verbosity=0 (the model store's) lowers AutoGluon's level until the next fit sets it.
+    disabled = {name: logging.getLogger(name).disabled for name in ("autogluon", predictor_log.name)}
+    for name in disabled:
+        logging.getLogger(name).disabled = False
+    level = ag.level
+    ag.setLevel(logging.INFO)  # what a fit at verbosity 2 sets
     keep = _Keep()
     logging.getLogger().addHandler(keep)  # where the task runner's log handler is
     with _autogluon_logging():
@@ -35,6 +43,9 @@ def test_autogluon_records_go_through_logging_not_stderr(capfd):
         predictor_log.log(30, "Warning: something to look at")
         predictor_log.log(20, 'TabularPredictor saved. To load, use: predictor = TabularPredictor.load("/tmp/x")')
     logging.getLogger().removeHandler(keep)
+    for name, flag in disabled.items():
+        logging.getLogger(name).disabled = flag
+    ag.setLevel(level)
     records = [(r.name, r.levelno, r.getMessage()) for r in keep.records if r.name.startswith("autogluon")]
     assert records == [
         ("autogluon.tabular.predictor.predictor", 20, "Fitting model: LightGBM ..."),

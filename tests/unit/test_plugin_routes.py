@@ -767,7 +767,7 @@ def two_teams(tracking_db, auth_manager):
     from airflow.models.dagbundle import DagBundleModel
     from airflow.models.team import Team, dag_bundle_team_association_table
     from airflow.utils.session import create_session
-    from sqlalchemy import delete
+    from sqlalchemy import delete, select, update
 
     from airflow_automl_provider.hooks.tracking import TrackingHook
     from airflow_automl_provider.schemas import EVAL_RESULTS, EXPERIMENTS
@@ -784,7 +784,13 @@ def two_teams(tracking_db, auth_manager):
                 {"dag_bundle_name": "bundle_b", "team_name": "team_b"},
             ],
         )
-        session.add_all([DagModel(dag_id=d, bundle_name=b, fileloc=f"/dags/{d}.py") for d, b in dags.items()])
+        # DAGs other tests registered (dag.test) move into these bundles for the test and back after it.
+        existing = {m.dag_id: m.bundle_name for m in session.scalars(select(DagModel).where(DagModel.dag_id.in_(dags)))}
+        for dag_id, bundle in dags.items():
+            if dag_id in existing:
+                session.execute(update(DagModel).where(DagModel.dag_id == dag_id).values(bundle_name=bundle))
+            else:
+                session.add(DagModel(dag_id=dag_id, bundle_name=bundle, fileloc=f"/dags/{dag_id}.py"))
     hook = TrackingHook(conn_id="automl_ui_test")
     secret = {"dag_id": "secret_dag", "run_id": "manual__s1", "model_name": "secret_model"}
     hook.upsert(EXPERIMENTS, {**secret, "session_time": "2026-01-06T00:00:00+00:00", "user_id": "bob"})
@@ -794,7 +800,9 @@ def two_teams(tracking_db, auth_manager):
         with hook.transaction() as conn:
             conn.cursor().execute(f"DELETE FROM {table.name} WHERE dag_id = 'secret_dag'")
     with create_session() as session:
-        session.execute(delete(DagModel).where(DagModel.dag_id.in_(list(dags))))
+        for dag_id, bundle in existing.items():
+            session.execute(update(DagModel).where(DagModel.dag_id == dag_id).values(bundle_name=bundle))
+        session.execute(delete(DagModel).where(DagModel.dag_id.in_([d for d in dags if d not in existing])))
         session.execute(delete(dag_bundle_team_association_table))
         session.execute(delete(DagBundleModel).where(DagBundleModel.name.in_(["bundle_a", "bundle_b"])))
         session.execute(delete(Team).where(Team.name.in_(["team_a", "team_b"])))
