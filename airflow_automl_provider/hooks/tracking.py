@@ -96,7 +96,7 @@ class LabelNotFoundError(EvaluationError):
     """A label value (a positive class, say) that no row of the label column holds."""
 
 
-def _label_text(value: Any) -> str:
+def label_text(value: Any) -> str:
     """A label read back as text (MySQL returns the binary casts as bytes)."""
     return value.decode() if isinstance(value, bytes | bytearray) else str(value)
 
@@ -466,7 +466,7 @@ class TrackingHook(BaseHook):
         if self.query(f"SELECT 1 FROM {name} WHERE {col} = {d.text_placeholder} LIMIT 1", [wanted]):
             return wanted
         seen = sorted(
-            _label_text(v)
+            label_text(v)
             for (v,) in self.query(f"SELECT DISTINCT {col} FROM {name} WHERE {col} IS NOT NULL LIMIT 1001")
         )
         if not seen:

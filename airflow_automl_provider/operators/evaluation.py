@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_automl_provider import metrics as m
-from airflow_automl_provider.hooks.tracking import RangesUnavailable, TrackingHook
+from airflow_automl_provider.hooks.tracking import RangesUnavailable, TrackingHook, label_text
 from airflow_automl_provider.links import MonitoringLink
 from airflow_automl_provider.pipeline import read_ahead
 
@@ -17,11 +17,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
     from airflow.sdk import Context
-
-
-def _text(value: Any) -> str:
-    """A label read back as text (MySQL returns the binary casts as bytes)."""
-    return value.decode() if isinstance(value, bytes | bytearray) else str(value)
 
 
 def _columns(hook: TrackingHook, table: str, schema: str | None, **cols: str | None) -> m.Columns:
@@ -96,7 +91,7 @@ def evaluate_auroc(
             hook.check_numeric(table, schema, score_column)
         (row,) = hook.query(m.auroc_query(hook.dialect, cols), [positive])
     if row[0] and not row[5]:  # rows, but none equal the positive class
-        labels = [_text(v) for v in hook.distinct_values(table, schema, target_column)]
+        labels = [label_text(v) for v in hook.distinct_values(table, schema, target_column)]
         raise m.EvaluationError(
             f"positive_class {positive!r} is not among the labels of column {target_column!r} in table "
             f"{cols.table}: labels seen {labels}."
@@ -415,7 +410,9 @@ class EvaluateModelOperator(BaseOperator):
 
     def _multiclass(self, hook: TrackingHook, schema: str | None, pred: str) -> dict[str, Any]:
         cols = _columns(hook, self.table, schema, target=self.target_column, prediction=pred)
-        confusion = {(_text(a), _text(p)): int(n) for a, p, n in hook.query(m.confusion_query(hook.dialect, cols))}
+        confusion = {
+            (label_text(a), label_text(p)): int(n) for a, p, n in hook.query(m.confusion_query(hook.dialect, cols))
+        }
         result: dict[str, Any] = {**m.multiclass_measures(confusion), "rows": sum(confusion.values())}
         # Log loss needs the probability of each row's true class, which lives in JSON: read it in chunks.
         conn = hook.connect()
