@@ -41,7 +41,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     import numpy as np
     import pandas as pd
@@ -53,6 +53,27 @@ OTHER = "__other__"
 MIN_NORM = 0.001
 # Evidently judges a numeric feature with this many distinct values or fewer as categorical.
 MAX_NUMERIC_VALUES_AS_CATEGORIES = 5
+
+# The tests of drift per feature (method "tests"), each judged by its Holm-adjusted p-value and by
+# its effect. A numeric feature: the share of missing values, the share of zeros among the finite
+# values, and the ranks of the other values (Mann-Whitney). A categorical feature: the share of
+# missing values and the shares of the categories (chi-square, rare categories pooled).
+FEATURE_TESTS = {
+    "numeric": ("missing_share", "zero_share", "mann_whitney"),
+    "categorical": ("missing_share", "chi_square"),
+}
+# Family-wise error rate over all the tests of a batch (weighted Holm): at most 2 stable days in
+# 100 flag a feature, whatever the batch size.
+DEFAULT_ALPHA = 0.02
+# Holm's weights: the rank tests, which must see small shifts, get most of the error budget; a
+# share that moved by the minimum effect is far beyond any of these thresholds at 200 rows already.
+TEST_WEIGHTS = {"mann_whitney": 3.0, "chi_square": 1.0, "missing_share": 0.25, "zero_share": 0.25}
+# The smallest effect that counts, so that a batch of 50,000 rows does not flag what no one would
+# act on: 2 points of a share, a rank effect of 0.02 (a shift of about 0.07 standard deviations),
+# a total variation distance of 0.03 between category shares.
+MIN_EFFECT = {"missing_share": 0.02, "zero_share": 0.02, "mann_whitney": 0.02, "chi_square": 0.03}
+# The chi-square's validity condition: categories expected fewer times than this in the batch are pooled.
+MIN_EXPECTED = 5
 
 
 def _is_numeric(series: pd.Series) -> bool:
@@ -258,75 +279,100 @@ def _reference_sample(entry: dict) -> np.ndarray:
     return np.interp((np.arange(n) + 0.5) / n, grid, knots)
 
 
-def _numeric_drift(entry: dict, values: np.ndarray, numeric_threshold: float, categorical_threshold: float, eps: float):
+def _reference_support(entry: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The reference as sorted distinct values and their counts (exact, or the rebuilt pseudo-sample's)."""
     import numpy as np
-    from scipy import stats
 
-    if values.size == 0:
-        raise ValueError(f"Numeric feature {entry['name']!r} has no finite value in the batch")
-    reference = _reference_sample(entry)
-    ks = stats.ks_2samp(reference, values)
+    if entry["support"] == "exact":
+        return np.asarray(entry["values"], dtype="float64"), np.asarray(entry["counts"], dtype="float64")
+    values, counts = np.unique(_reference_sample(entry), return_counts=True)
+    return values, counts.astype("float64")
+
+
+def _support(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np
+
+    keys, counts = np.unique(values, return_counts=True)
+    return keys, counts.astype("float64")
+
+
+def _on_keys(keys: np.ndarray, values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Counts of a sorted support spread over a sorted superset of its values."""
+    import numpy as np
+
+    out = np.zeros(len(keys))
+    out[np.searchsorted(keys, values)] = counts
+    return out
+
+
+def wasserstein_distance_counts(
+    a_values: np.ndarray, a_counts: np.ndarray, b_values: np.ndarray, b_counts: np.ndarray
+) -> float:
+    """
+    Wasserstein-1 distance between two samples given as sorted distinct values with counts.
+
+    ``sum |F_a - F_b| * gap`` over the merged support: equal to
+    ``scipy.stats.wasserstein_distance`` on the repeated values, in time linear in the supports.
+    """
+    import numpy as np
+
+    keys = np.union1d(a_values, b_values)
+    if len(keys) < 2:
+        return 0.0
+    fa = np.cumsum(_on_keys(keys, a_values, a_counts)) / a_counts.sum()
+    fb = np.cumsum(_on_keys(keys, b_values, b_counts)) / b_counts.sum()
+    return float(np.sum(np.abs(fa - fb)[:-1] * np.diff(keys)))
+
+
+def _numeric_distance(
+    entry: dict,
+    reference: tuple[np.ndarray, np.ndarray],
+    batch: tuple[np.ndarray, np.ndarray],
+    values: np.ndarray,
+    numeric_threshold: float,
+    categorical_threshold: float,
+    eps: float,
+) -> tuple[str, float, float, float]:
+    """Evidently's distance for a numeric feature: ``(statistic, value, threshold, psi)``."""
+    import numpy as np
+
     psi_value = psi(entry["bin_counts"], _bin_counts(values, entry["bin_edges"]), eps=eps)
-    few_values = entry["support"] == "exact" and len(entry["values"]) <= MAX_NUMERIC_VALUES_AS_CATEGORIES
-    if few_values:
-        atoms = np.asarray(entry["values"], dtype="float64")
-        batch_values, batch_counts = np.unique(values, return_counts=True)
-        keys = np.union1d(atoms, batch_values)
-    if few_values and len(keys) <= MAX_NUMERIC_VALUES_AS_CATEGORIES:
+    keys = np.union1d(reference[0], batch[0])
+    if entry["support"] == "exact" and len(keys) <= MAX_NUMERIC_VALUES_AS_CATEGORIES:
         # Evidently's rule: at most 5 distinct numeric values are compared as categories.
-        ref_shares = np.zeros(len(keys))
-        ref_shares[np.searchsorted(keys, atoms)] = entry["counts"]
-        cur_shares = np.zeros(len(keys))
-        cur_shares[np.searchsorted(keys, batch_values)] = batch_counts
-        statistic, threshold = "jensen_shannon", categorical_threshold
-        value = jensen_shannon_distance(ref_shares, cur_shares)
-    else:
-        statistic, threshold = "wasserstein_normed", numeric_threshold
-        distance = stats.wasserstein_distance(reference, values)
-        value = float(distance / max(entry["std"], MIN_NORM))
-    return statistic, value, threshold, psi_value, float(ks.pvalue), "ks"
+        value = jensen_shannon_distance(_on_keys(keys, *reference), _on_keys(keys, *batch))
+        return "jensen_shannon", value, categorical_threshold, psi_value
+    distance = wasserstein_distance_counts(*reference, *batch)
+    return "wasserstein_normed", float(distance / max(entry["std"], MIN_NORM)), numeric_threshold, psi_value
 
 
-def _chi2_p_value(reference: np.ndarray, observed: np.ndarray) -> float:
-    """Chi-square goodness of fit of the batch counts to the reference shares."""
-    import numpy as np
-    from scipy import stats
-
-    expected = reference / reference.sum() * observed.sum()
-    used = (expected > 0) | (observed > 0)
-    expected, observed = expected[used], observed[used]
-    if np.any(expected[observed > 0] == 0):
-        return 0.0  # a category the reference never had: impossible under the reference
-    if len(observed) < 2:
-        return 1.0  # one category in both: nothing can differ
-    return float(stats.chisquare(observed, expected).pvalue)
-
-
-def _categorical_drift(entry: dict, series: pd.Series, categorical_threshold: float, eps: float):
+def _category_vectors(entry: dict, series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The reference's and the batch's counts over the profile's categories (unseen ones as ``__other__``)."""
     import numpy as np
 
     categories = entry["categories"]
     index = {c: i for i, c in enumerate(categories)}
     observed = np.zeros(len(categories))
     for key, count in _category_counts(series).items():
-        # Unseen (or collapsed) categories count as "__other__".
         observed[index.get(key, index[OTHER])] += count
-    reference = np.asarray(entry["counts"], dtype="float64")
+    return np.asarray(entry["counts"], dtype="float64"), observed
+
+
+def _categorical_distance(
+    reference: np.ndarray, observed: np.ndarray, categorical_threshold: float, eps: float
+) -> tuple[str, float, float, float]:
+    """Evidently's distance for a categorical feature: ``(statistic, value, threshold, psi)``."""
     value = jensen_shannon_distance(reference, observed)
-    return (
-        "jensen_shannon",
-        value,
-        categorical_threshold,
-        psi(reference, observed, eps=eps),
-        _chi2_p_value(reference, observed),
-        "chi2",
-    )
+    return "jensen_shannon", value, categorical_threshold, psi(reference, observed, eps=eps)
 
 
 def compute_feature_drift(
     profile: dict,
     batch: pd.DataFrame,
     *,
+    method: str = "tests",
+    alpha: float = DEFAULT_ALPHA,
+    min_effect: Mapping[str, float] | None = None,
     numeric_threshold: float = 0.1,
     categorical_threshold: float = 0.1,
     psi_threshold: float = 0.2,
@@ -334,24 +380,37 @@ def compute_feature_drift(
     """
     Compare a batch with a reference profile, feature by feature.
 
-    Drift is decided by the distance in ``statistic`` (``value >= threshold``); the PSI and the
-    p-value are reported, not used to decide.
+    With ``method="tests"`` (the default) a feature drifted when one of its tests (see
+    :data:`FEATURE_TESTS`) rejects "same distribution as the reference" at the family level
+    ``alpha``, Holm-corrected over every test of every feature, *and* its effect is at least the
+    test's minimum effect (:data:`MIN_EFFECT`): the p-value knows the batch size, the effect floor
+    keeps huge batches from flagging trivial differences. With ``method="distance"`` a feature
+    drifted when its distance (normed Wasserstein or Jensen-Shannon, Evidently's statistics) is at
+    least its threshold, whatever the batch size.
 
     :param profile: a profile from :func:`build_reference_profile` (as stored, e.g. read back from JSON).
     :param batch: the new data; it must hold every profiled feature (other columns are ignored).
+    :param method: ``"tests"`` or ``"distance"``.
+    :param alpha: family-wise error rate of the tests over all features of the batch.
+    :param min_effect: per test name, the smallest effect that counts; missing names take
+        :data:`MIN_EFFECT`'s.
     :param numeric_threshold: drift threshold of the normed Wasserstein distance (Evidently: 0.1).
     :param categorical_threshold: drift threshold of the Jensen-Shannon distance (Evidently: 0.1).
     :param psi_threshold: the usual "significant shift" bound of the PSI, checked like the others
-        but not used to decide ``drifted`` (callers compare ``psi`` with it themselves).
+        but never used to decide ``drifted``.
     :return: one dict per feature, in profile order, with the keys ``feature``, ``kind``,
-        ``statistic``, ``value``, ``threshold``, ``drifted``, ``psi``, ``p_value``, ``test``,
+        ``statistic``, ``value``, ``threshold``, ``drifted``, ``p_value``, ``alpha``, ``test``
+        (the deciding test, or the distance), ``distance``, ``distance_statistic``,
+        ``distance_threshold``, ``psi``, ``tests`` (every test of the feature),
         ``reference_rows`` and ``batch_rows``.
     :raises KeyError: a profiled feature is not a column of the batch.
-    :raises ValueError: the batch is empty, a numeric feature has no finite value in it, or the
-        profile is not of a known version.
+    :raises ValueError: the batch is empty, a numeric feature has no finite value in it, a bound is
+        out of range, or the profile is not of a known version.
     """
     if profile.get("version") != PROFILE_VERSION:
         raise ValueError(f"Unknown reference profile version {profile.get('version')!r}; expected {PROFILE_VERSION}")
+    if method not in ("tests", "distance"):
+        raise ValueError(f"Unknown drift method {method!r}: expected 'tests' or 'distance'")
     features = profile["features"]
     _check_columns(batch, [f["name"] for f in features])
     if len(batch) == 0:
@@ -363,35 +422,224 @@ def compute_feature_drift(
     ):
         if not bound > 0:
             raise ValueError(f"{label}_threshold must be positive, not {bound}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), not {alpha}")
+    floors = {**MIN_EFFECT, **(min_effect or {})}
     # Same floor as the public psi(): stored bins can be empty in the batch.
     eps = 1e-4
     results = []
     for entry in features:
         name = entry["name"]
+        column = batch[name]
         if entry["kind"] == "numeric":
-            statistic, value, threshold, psi_value, p_value, test = _numeric_drift(
-                entry, _finite_values(batch[name], name), numeric_threshold, categorical_threshold, eps
+            values = _finite_values(column, name)
+            if values.size == 0:
+                raise ValueError(f"Numeric feature {name!r} has no finite value in the batch")
+            reference, observed = _reference_support(entry), _support(values)
+            statistic, value, threshold, psi_value = _numeric_distance(
+                entry, reference, observed, values, numeric_threshold, categorical_threshold, eps
             )
+            tests = _numeric_tests(entry, len(column), reference, observed)
         else:
-            statistic, value, threshold, psi_value, p_value, test = _categorical_drift(
-                entry, batch[name], categorical_threshold, eps
-            )
+            reference, observed = _category_vectors(entry, column)
+            statistic, value, threshold, psi_value = _categorical_distance(reference, observed, categorical_threshold, eps)
+            tests = _categorical_tests(entry, reference, observed)
         results.append(
             {
                 "feature": name,
                 "kind": entry["kind"],
-                "statistic": statistic,
-                "value": float(value),
-                "threshold": float(threshold),
-                "drifted": bool(value >= threshold),
+                "distance_statistic": statistic,
+                "distance": float(value),
+                "distance_threshold": float(threshold),
                 "psi": float(psi_value),
-                "p_value": None if p_value is None else float(p_value),
-                "test": test,
+                "tests": tests,
                 "reference_rows": int(profile["rows"]),
                 "batch_rows": len(batch),
             }
         )
+    _holm([t for r in results for t in r["tests"]], alpha, floors)
+    for r in results:
+        r["alpha"] = alpha
+        if method == "distance":
+            r.update(
+                statistic=r["distance_statistic"],
+                value=r["distance"],
+                threshold=r["distance_threshold"],
+                drifted=bool(r["distance"] >= r["distance_threshold"]),
+                test="distance",
+                p_value=min((t["p_value"] for t in r["tests"]), default=None),
+            )
+            continue
+        # The deciding test: the most significant one that drifted, else the most significant one.
+        ranked = sorted(r["tests"], key=lambda t: (not t["drifted"], t["p_value"], t["raw_p_value"]))
+        top = ranked[0] if ranked else None
+        r.update(
+            statistic=top["statistic"] if top else r["distance_statistic"],
+            value=abs(top["effect"]) if top else r["distance"],
+            threshold=top["min_effect"] if top else r["distance_threshold"],
+            drifted=bool(top and top["drifted"]),
+            test=top["test"] if top else "none",
+            p_value=top["p_value"] if top else None,
+        )
     return results
+
+
+def _holm(tests: list[dict], alpha: float, floors: Mapping[str, float]) -> None:
+    """
+    Weighted Holm over every test of the batch: set ``p_value`` (adjusted), ``min_effect``, ``drifted``.
+
+    Tests are taken in order of ``p / weight``; the k-th rejects while ``p / weight <= alpha / W``,
+    ``W`` the weight of the tests not yet rejected, which holds the family-wise error rate at
+    ``alpha`` whatever the weights (Holm, 1979).
+    """
+    weight = [TEST_WEIGHTS[t["test"]] for t in tests]
+    order = sorted(range(len(tests)), key=lambda i: tests[i]["raw_p_value"] / weight[i])
+    remaining = float(sum(weight))
+    running = 0.0
+    for i in order:
+        running = max(running, min(1.0, tests[i]["raw_p_value"] / weight[i] * remaining))
+        tests[i]["p_value"] = running
+        remaining -= weight[i]
+    for t in tests:
+        floor = float(floors[t["test"]])
+        t["min_effect"] = floor
+        t["drifted"] = bool(t["p_value"] <= alpha and abs(t["effect"]) >= floor)
+
+
+def _test(test: str, statistic: str, effect: float, p_value: float, **extra: Any) -> dict:
+    return {"test": test, "statistic": statistic, "effect": float(effect), "raw_p_value": float(p_value), **extra}
+
+
+def share_test(batch_hits: int, batch_rows: int, reference_hits: int, reference_rows: int) -> tuple[float, float]:
+    """
+    Difference of two shares and its two-sided p-value, both samples' sizes counted.
+
+    The pooled two-proportion z-test (the 2x2 chi-square) when every cell of the 2x2 table is
+    expected at least :data:`MIN_EXPECTED` times, else Fisher's exact test: a handful of rows in a
+    share the reference never had gets a modest p-value, not the huge z of the approximation.
+
+    :return: ``(batch share - reference share, p_value)``; ``(0.0, 1.0)`` when a side has no rows.
+    """
+    from scipy import stats
+    from scipy.special import ndtr
+
+    if batch_rows <= 0 or reference_rows <= 0:
+        return 0.0, 1.0
+    difference = batch_hits / batch_rows - reference_hits / reference_rows
+    rows = batch_rows + reference_rows
+    pooled = (batch_hits + reference_hits) / rows
+    if min(pooled, 1 - pooled) * min(batch_rows, reference_rows) < MIN_EXPECTED:
+        table = [[batch_hits, batch_rows - batch_hits], [reference_hits, reference_rows - reference_hits]]
+        return difference, min(float(stats.fisher_exact(table).pvalue), 1.0)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / batch_rows + 1 / reference_rows))
+    return difference, float(min(1.0, 2 * ndtr(-abs(difference) / se)))
+
+
+def rank_test(
+    batch_values: np.ndarray, batch_counts: np.ndarray, reference_values: np.ndarray, reference_counts: np.ndarray
+) -> tuple[float, float]:
+    """
+    Mann-Whitney U test of a batch against the reference, both as sorted distinct values with counts.
+
+    The same U, tie-corrected variance and continuity correction as
+    ``scipy.stats.mannwhitneyu(batch, reference, method="asymptotic")``, in time linear in the
+    supports rather than a sort of both samples. The effect is
+    ``P(batch > reference) + P(equal) / 2 - 0.5`` (the AUC of telling the two apart, less one
+    half): 0 when nothing moved, about 0.05 for a shift of an eighth of a standard deviation.
+
+    :return: ``(effect, two-sided p_value)``; ``(0.0, 1.0)`` with fewer than 2 values on a side.
+    """
+    import numpy as np
+    from scipy.special import ndtr
+
+    n, m = float(batch_counts.sum()), float(reference_counts.sum())
+    if n < 2 or m < 2:
+        return 0.0, 1.0
+    keys = np.union1d(reference_values, batch_values)
+    ref = _on_keys(keys, reference_values, reference_counts)
+    bat = _on_keys(keys, batch_values, batch_counts)
+    below = np.cumsum(ref) - ref  # reference rows under each key
+    u = float(np.sum(bat * (below + ref / 2)))
+    ties = ref + bat
+    total = n + m
+    variance = n * m / 12 * ((total + 1) - float(np.sum(ties**3 - ties)) / (total * (total - 1)))
+    effect = u / (n * m) - 0.5
+    if variance <= 0:
+        return effect, 1.0  # every value the same on both sides
+    z = max(abs(u - n * m / 2) - 0.5, 0.0) / math.sqrt(variance)
+    return effect, float(min(1.0, 2 * ndtr(-z)))
+
+
+def category_test(batch_counts: np.ndarray, reference_counts: np.ndarray) -> tuple[float, float, int]:
+    """
+    Chi-square test of homogeneity of two count vectors, rare categories pooled.
+
+    Categories whose expected count in the batch is under :data:`MIN_EXPECTED` (the chi-square's
+    usual validity condition) are pooled into one; a pool still under it joins the smallest
+    remaining category. The effect is the total variation distance between the pooled shares.
+
+    :return: ``(total variation distance, p_value, categories tested)``.
+    """
+    import numpy as np
+    from scipy import stats
+
+    b = np.asarray(batch_counts, dtype="float64")
+    r = np.asarray(reference_counts, dtype="float64")
+    nb, nr = b.sum(), r.sum()
+    if nb <= 0 or nr <= 0:
+        return 0.0, 1.0, 0
+    expected = (b + r) * nb / (nb + nr)
+    rare = expected < MIN_EXPECTED
+    groups_b = list(b[~rare])
+    groups_r = list(r[~rare])
+    if rare.any():
+        pooled_b, pooled_r = float(b[rare].sum()), float(r[rare].sum())
+        if groups_b and (pooled_b + pooled_r) * nb / (nb + nr) < MIN_EXPECTED:
+            smallest = int(np.argmin(np.asarray(groups_b) + np.asarray(groups_r)))
+            groups_b[smallest] += pooled_b
+            groups_r[smallest] += pooled_r
+        else:
+            groups_b.append(pooled_b)
+            groups_r.append(pooled_r)
+    gb, gr = np.asarray(groups_b), np.asarray(groups_r)
+    keep = (gb + gr) > 0
+    gb, gr = gb[keep], gr[keep]
+    effect = 0.5 * float(np.abs(gb / nb - gr / nr).sum())
+    if len(gb) < 2:
+        return effect, 1.0, len(gb)
+    p_value = float(stats.chi2_contingency(np.vstack([gb, gr]), correction=False).pvalue)
+    return effect, p_value, len(gb)
+
+
+def _numeric_tests(
+    entry: dict, rows: int, reference: tuple[np.ndarray, np.ndarray], batch: tuple[np.ndarray, np.ndarray]
+) -> list[dict]:
+    """Missing share, zero share, and the ranks of the other values, each against the reference."""
+    ref_values, ref_counts = reference
+    values, counts = batch
+    finite, ref_finite = int(counts.sum()), int(ref_counts.sum())
+    missing_effect, missing_p = share_test(rows - finite, rows, int(entry["missing"]), ref_finite + int(entry["missing"]))
+    ref_zero, zero = ref_values == 0, values == 0
+    zero_effect, zero_p = share_test(int(counts[zero].sum()), finite, int(ref_counts[ref_zero].sum()), ref_finite)
+    rank_effect, rank_p = rank_test(values[~zero], counts[~zero], ref_values[~ref_zero], ref_counts[~ref_zero])
+    return [
+        _test("missing_share", "share_difference", missing_effect, missing_p),
+        _test("zero_share", "share_difference", zero_effect, zero_p),
+        _test("mann_whitney", "rank_effect", rank_effect, rank_p),
+    ]
+
+
+def _categorical_tests(entry: dict, reference: np.ndarray, observed: np.ndarray) -> list[dict]:
+    """Missing share, and the shares of the other categories (chi-square, rare ones pooled)."""
+    missing_at = entry["categories"].index(MISSING)
+    rows, ref_rows = int(observed.sum()), int(reference.sum())
+    missing_effect, missing_p = share_test(int(observed[missing_at]), rows, int(reference[missing_at]), ref_rows)
+    keep = [i for i in range(len(reference)) if i != missing_at]
+    effect, p_value, tested = category_test(observed[keep], reference[keep])
+    return [
+        _test("missing_share", "share_difference", missing_effect, missing_p),
+        _test("chi_square", "total_variation", effect, p_value, categories=tested),
+    ]
 
 
 def drifted_share(results: list[dict]) -> float:
@@ -496,6 +744,26 @@ def delong_auc_variance(y_true: Any, scores: Any) -> tuple[float, float]:
     v01 = 1.0 - (rank_all[m:] - rank_neg) / m  # per negative: share of positives above it
     variance = v10.var(ddof=1) / m + v01.var(ddof=1) / n
     return float(auc), float(variance)
+
+
+def hanley_mcneil_variance(auc: float, positives: int, negatives: int) -> float:
+    """
+    Variance of an AUROC from its value and class counts alone (Hanley & McNeil, 1982).
+
+    For a baseline recorded as a number with its row counts, where the scores are no longer at hand.
+
+    :param auc: the AUROC.
+    :param positives: rows of the positive class it was measured on.
+    :param negatives: rows of the negative class.
+    """
+    if positives < 1 or negatives < 1:
+        raise ValueError(f"Hanley-McNeil's variance needs both classes, not {positives} and {negatives} rows")
+    q1 = auc / (2 - auc)
+    q2 = 2 * auc * auc / (1 + auc)
+    a2 = auc * auc
+    return float(
+        (auc * (1 - auc) + (positives - 1) * (q1 - a2) + (negatives - 1) * (q2 - a2)) / (positives * negatives)
+    )
 
 
 def auc_confidence_interval(y_true: Any, scores: Any, alpha: float = 0.05) -> tuple[float, float, float]:
