@@ -442,7 +442,9 @@ def compute_feature_drift(
             tests = _numeric_tests(entry, len(column), reference, observed)
         else:
             reference, observed = _category_vectors(entry, column)
-            statistic, value, threshold, psi_value = _categorical_distance(reference, observed, categorical_threshold, eps)
+            statistic, value, threshold, psi_value = _categorical_distance(
+                reference, observed, categorical_threshold, eps
+            )
             tests = _categorical_tests(entry, reference, observed)
         results.append(
             {
@@ -618,7 +620,9 @@ def _numeric_tests(
     ref_values, ref_counts = reference
     values, counts = batch
     finite, ref_finite = int(counts.sum()), int(ref_counts.sum())
-    missing_effect, missing_p = share_test(rows - finite, rows, int(entry["missing"]), ref_finite + int(entry["missing"]))
+    missing_effect, missing_p = share_test(
+        rows - finite, rows, int(entry["missing"]), ref_finite + int(entry["missing"])
+    )
     ref_zero, zero = ref_values == 0, values == 0
     zero_effect, zero_p = share_test(int(counts[zero].sum()), finite, int(ref_counts[ref_zero].sum()), ref_finite)
     rank_effect, rank_p = rank_test(values[~zero], counts[~zero], ref_values[~ref_zero], ref_counts[~ref_zero])
@@ -719,17 +723,20 @@ def _split_scores(y_true: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
     return positives, negatives
 
 
-def delong_auc_variance(y_true: Any, scores: Any) -> tuple[float, float]:
+def delong_components(y_true: Any, scores: Any) -> tuple[float, float, float, int, int]:
     """
-    ROC AUC and its variance by DeLong's method, with the fast algorithm of Sun & Xu (2014).
+    ROC AUC and DeLong's structural components, with the fast algorithm of Sun & Xu (2014).
 
     Mid-ranks replace the ``n_pos * n_neg`` comparisons: a positive's structural component (the
     share of negatives it outscores, ties counting one half) is its mid-rank among all scores less
-    its mid-rank among the positives, over ``n_neg``; likewise for negatives. O(n log n).
+    its mid-rank among the positives, over ``n_neg``; likewise for negatives. O(n log n). The AUC's
+    variance on ``p`` positives and ``q`` negatives of the same population is
+    ``s10 / p + s01 / q``.
 
     :param y_true: 0/1 or boolean labels, 1/True the positive class.
     :param scores: scores, higher meaning more likely positive.
-    :return: ``(auc, variance)``.
+    :return: ``(auc, s10, s01, positives, negatives)``, ``s10`` and ``s01`` the sample variances of
+        the positives' and the negatives' components.
     """
     import numpy as np
     from scipy.stats import rankdata
@@ -742,8 +749,19 @@ def delong_auc_variance(y_true: Any, scores: Any) -> tuple[float, float]:
     auc = (rank_all[:m].sum() - m * (m + 1) / 2) / (m * n)
     v10 = (rank_all[:m] - rank_pos) / n  # per positive: share of negatives below it
     v01 = 1.0 - (rank_all[m:] - rank_neg) / m  # per negative: share of positives above it
-    variance = v10.var(ddof=1) / m + v01.var(ddof=1) / n
-    return float(auc), float(variance)
+    return float(auc), float(v10.var(ddof=1)), float(v01.var(ddof=1)), m, n
+
+
+def delong_auc_variance(y_true: Any, scores: Any) -> tuple[float, float]:
+    """
+    ROC AUC and its variance by DeLong's method (see :func:`delong_components`).
+
+    :param y_true: 0/1 or boolean labels, 1/True the positive class.
+    :param scores: scores, higher meaning more likely positive.
+    :return: ``(auc, variance)``.
+    """
+    auc, s10, s01, m, n = delong_components(y_true, scores)
+    return auc, s10 / m + s01 / n
 
 
 def hanley_mcneil_variance(auc: float, positives: int, negatives: int) -> float:

@@ -7,12 +7,21 @@ Kept apart from the operators so the rules are tested without Airflow, and so th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
+
+
+# The performance rule's defaults, measured on Adult by benchmarks/drift_quality.py (docs/monitoring.md).
+DEFAULT_Z_BOUND = 2.326  # one-sided 1% per window
+DEFAULT_WINDOW_DAYS = 3
+# Rows of each class an AUROC needs: 1 to be defined, 2 for DeLong's variance (delong, sequential).
+MIN_CLASS_ROWS = {"none": 1, "delong": 2, "sequential": 2}
+SIGNIFICANCES = ("sequential", "delong", "none")
 
 
 @dataclass(frozen=True)
@@ -20,19 +29,28 @@ class DriftRules:
     """
     When a day's batch counts as drifted.
 
-    :param auc_threshold: alert when the AUROC is under this (digdag's ``drift_auc_threshold``).
-    :param max_auc_drop: alert when the AUROC is more than this under the model's validation AUROC.
-    :param max_drifted_share: alert when more than this share of the features drifted.
-    :param significance: ``"none"`` compares the AUROC itself; ``"delong"`` compares the upper bound of
-        its DeLong confidence interval, so only a drop that is statistically real alerts.
-    :param consecutive_runs: alert on the AUROC only after this many runs in a row under the threshold.
+    :param auc_threshold: alert when the AUROC is under this fixed bound (digdag's
+        ``drift_auc_threshold``); ``None``: no fixed bound. With ``significance`` ``sequential`` or
+        ``delong`` the upper end of the AUROC's confidence interval is compared, not the AUROC.
+    :param max_auc_drop: the drop under the baseline AUROC that is tolerated. ``sequential``: alert
+        when the AUROC is significantly under ``baseline - max_auc_drop``; ``none`` and ``delong``:
+        when the AUROC (or its upper bound) is more than this under the baseline. ``None``: no rule.
+    :param max_drifted_share: alert when more than this share of the features drifted (0: any).
+    :param significance: ``"sequential"`` (a one-sided z-test of today's AUROC, and of the mean of the
+        last ``window_days`` days, against the baseline), ``"delong"`` (the upper bound of today's
+        DeLong interval) or ``"none"`` (the AUROC itself).
+    :param consecutive_runs: alert on the fixed threshold only after this many runs in a row under it.
+    :param window_days: ``sequential``: the longest run of days whose mean AUROC is tested.
+    :param z_bound: ``sequential``: alert when a window's z-score is at or under ``-z_bound``.
     """
 
-    auc_threshold: float = 0.93
-    max_auc_drop: float | None = None
-    max_drifted_share: float | None = 0.5
-    significance: str = "none"
+    auc_threshold: float | None = None
+    max_auc_drop: float | None = 0.0
+    max_drifted_share: float | None = 0.0
+    significance: str = "sequential"
     consecutive_runs: int = 1
+    window_days: int = DEFAULT_WINDOW_DAYS
+    z_bound: float = DEFAULT_Z_BOUND
 
 
 @dataclass
@@ -42,11 +60,79 @@ class Decision:
     reasons: list[str] = field(default_factory=list)
 
 
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+def performance_statistics(
+    *,
+    days: Sequence[tuple[float, float]],
+    baseline: float | None,
+    baseline_variance: float | None,
+    rules: DriftRules,
+) -> dict[str, Any]:
+    """
+    The sequential rule's z-score: today's AUROC, and the mean of the last days', against the baseline.
+
+    For each window of the last ``k`` days (``k`` = 1 .. ``rules.window_days``) the mean logit of
+    the AUROCs is compared with the logit of ``baseline - max_auc_drop``; its standard error adds
+    the days' variances (over ``k**2``) to the baseline's, which all days share, by the delta
+    method. The logit keeps small batches' skewed AUROCs from alerting on their long lower tail.
+    The lowest z-score of the windows is returned.
+
+    :param days: ``(auc, variance)`` of the judged days with this baseline, oldest first, today
+        last; the variance is the one the AUROC would have if nothing had changed (the baseline's
+        DeLong components over the day's class counts) when known, else the day's own.
+    :param baseline: the baseline AUROC; ``None``: nothing to compare.
+    :param baseline_variance: its variance (0 or ``None`` when unknown).
+    :param rules: the rules (``max_auc_drop``, ``window_days``, ``z_bound``).
+    :return: ``z``, ``z_days`` (the window it came from), ``z_bound``, ``tolerance`` and
+        ``window_auc`` (the window's mean AUROC); ``z`` is ``None`` without a baseline.
+    """
+    tolerance = float(rules.max_auc_drop or 0.0)
+    out: dict[str, Any] = {"z": None, "z_days": None, "z_bound": rules.z_bound, "tolerance": tolerance}
+    if baseline is None or not days:
+        return out
+    target = min(max(float(baseline) - tolerance, 1e-6), 1 - 1e-6)
+    slope = 1.0 / (target * (1 - target))  # d logit / d auc at the target
+    best = None
+    for k in range(1, min(max(rules.window_days, 1), len(days)) + 1):
+        window = days[-k:]
+        mean_logit = sum(_logit(a) for a, _ in window) / k
+        variance = sum(max(v, 0.0) for _, v in window) / (k * k) + max(baseline_variance or 0.0, 0.0)
+        if variance <= 0:
+            continue
+        z = (mean_logit - _logit(target)) / (slope * math.sqrt(variance))
+        if best is None or z < best[0]:
+            best = (z, k, sum(a for a, _ in window) / k)
+    if best is not None:
+        out.update(z=best[0], z_days=best[1], window_auc=best[2])
+    return out
+
+
+def sequential_figures(performance: Mapping[str, Any], rules: DriftRules) -> dict[str, Any]:
+    """:func:`performance_statistics` of a performance XCom: its ``days``, else today's AUROC alone."""
+    days = performance.get("days")
+    if not days and performance.get("auc") is not None:
+        variance = performance.get("auc_null_variance", performance.get("auc_variance"))
+        days = [] if variance is None else [(float(performance["auc"]), float(variance))]
+    return performance_statistics(
+        days=[(float(a), float(v)) for a, v in days or []],
+        baseline=None if performance.get("baseline") is None else float(performance["baseline"]),
+        baseline_variance=performance.get("baseline_variance"),
+        rules=rules,
+    )
+
+
 def decide(performance: Mapping[str, Any], data_drift: Mapping[str, Any] | None, rules: DriftRules) -> Decision:
     """
-    Apply the rules to the performance XCom (``auc``, ``rows``, ``status``, ``baseline``,
-    ``auc_high``, ``consecutive_below``) and the data drift XCom (``drifted_share``, ``drifted``).
+    Apply the rules to the performance XCom (``auc``, ``status``, ``baseline``, ``baseline_source``,
+    ``auc_high``, ``consecutive_below``, and ``z``/``z_days`` from :func:`performance_statistics`)
+    and the data drift XCom (``drifted_share``, ``drifted``).
     """
+    if rules.significance not in SIGNIFICANCES:
+        raise ValueError(f"Unknown significance {rules.significance!r}: expected one of {', '.join(SIGNIFICANCES)}")
     if performance.get("status") == "insufficient_data":
         # The AUROC cannot be judged today; the data's drift still can.
         why = performance.get("reason") or "batch too small to judge"
@@ -56,26 +142,50 @@ def decide(performance: Mapping[str, Any], data_drift: Mapping[str, Any] | None,
         return Decision(False, "insufficient_data", [why])
     reasons: list[str] = []
     auc = float(performance["auc"])
-    # With DeLong, judge the best the model could plausibly be doing today, not the point estimate.
-    judged = float(performance["auc_high"]) if rules.significance == "delong" else auc
-    what = (
-        f"upper {performance.get('confidence', 0.95):.0%} bound {judged:.4f} of AUROC"
-        if rules.significance == "delong"
-        else "AUROC"
-    )
-    if judged < rules.auc_threshold:
+    bounded = rules.significance != "none" and performance.get("auc_high") is not None
+    # With a confidence interval, judge the best the model could plausibly be doing today.
+    judged = float(performance["auc_high"]) if bounded else auc
+    what = f"upper {performance.get('confidence', 0.95):.0%} bound {judged:.4f} of AUROC" if bounded else "AUROC"
+    if rules.auc_threshold is not None and judged < rules.auc_threshold:
         run = int(performance.get("consecutive_below") or 1)
         if run >= rules.consecutive_runs:
             suffix = f", {run} runs in a row" if rules.consecutive_runs > 1 else ""
             reasons.append(f"{what} {auc:.4f} is under the threshold {rules.auc_threshold}{suffix}")
     baseline = performance.get("baseline")
-    if rules.max_auc_drop is not None and baseline is not None and float(baseline) - judged > rules.max_auc_drop:
-        reasons.append(
-            f"{what} {auc:.4f} dropped {float(baseline) - auc:.4f} under the validation AUROC {float(baseline):.4f} "
-            f"(more than {rules.max_auc_drop})"
-        )
+    source = performance.get("baseline_source") or "validation AUROC"
+    if rules.max_auc_drop is not None and baseline is not None:
+        baseline = float(baseline)
+        if rules.significance == "sequential":
+            figures = sequential_figures(performance, rules)
+            z = figures.get("z")
+            performance = {**performance, **figures}
+            if z is not None and float(z) <= -rules.z_bound:
+                days = int(performance.get("z_days") or 1)
+                mean = performance.get("window_auc", auc)
+                over = f"the mean AUROC {mean:.4f} of the last {days} days" if days > 1 else f"AUROC {auc:.4f}"
+                less = f" less {rules.max_auc_drop}" if rules.max_auc_drop else ""
+                reasons.append(
+                    f"{over} is significantly under the {source} {baseline:.4f}{less}: "
+                    f"z = {float(z):.2f}, at or under -{rules.z_bound} (one-sided test)"
+                )
+        elif baseline - judged > rules.max_auc_drop:
+            reasons.append(
+                f"{what} {auc:.4f} dropped {baseline - auc:.4f} under the {source} {baseline:.4f} "
+                f"(more than {rules.max_auc_drop})"
+            )
     reasons += _data_drift_reasons(data_drift, rules)
     return Decision(bool(reasons), "drift" if reasons else "ok", reasons)
+
+
+def feature_reason(f: Mapping[str, Any]) -> str:
+    """Why one feature drifted: its test, value and bound (the distance rule: its distance and threshold)."""
+    value, bound = float(f["value"]), f["threshold"]
+    if f.get("test") in (None, "distance"):
+        return f"{f['feature']}: {f['statistic']} {value:.4f}, at or over {bound}"
+    return (
+        f"{f['feature']}: {f['test']} ({f['statistic']} {value:.4f}, at least {bound}; "
+        f"Holm-adjusted p-value {float(f['p_value']):.2g}, at most {f.get('alpha')})"
+    )
 
 
 def _data_drift_reasons(data_drift: Mapping[str, Any] | None, rules: DriftRules) -> list[str]:
@@ -84,8 +194,10 @@ def _data_drift_reasons(data_drift: Mapping[str, Any] | None, rules: DriftRules)
     share = float(data_drift.get("drifted_share") or 0.0)
     if share <= rules.max_drifted_share:
         return []
-    names = ", ".join(f["feature"] for f in data_drift.get("drifted", []))
-    return [f"{share:.0%} of the features drifted (more than {rules.max_drifted_share:.0%}): {names}"]
+    drifted = data_drift.get("drifted", [])
+    names = ", ".join(f["feature"] for f in drifted)
+    head = f"{share:.0%} of the features drifted (more than {rules.max_drifted_share:.0%}): {names}"
+    return [head, *(feature_reason(f) for f in drifted if f.get("value") is not None)]
 
 
 def run_link(base_url: str, dag_id: str, run_id: str) -> str:
@@ -105,14 +217,10 @@ def choose_branch(ti: Any, params: Mapping[str, Any], dag_run: Any, **_: Any) ->
     data_drift = ti.xcom_pull(task_ids="data_drift") or {}
     model = ti.xcom_pull(task_ids="select_model") or {}
     predicted = ti.xcom_pull(task_ids="predict") or {}
-    rules = DriftRules(
-        auc_threshold=float(params["drift_auc_threshold"]),
-        max_auc_drop=_optional_float(params.get("max_auc_drop")),
-        max_drifted_share=_optional_float(params.get("max_drifted_share")),
-        significance=params.get("significance") or "none",
-        consecutive_runs=int(params.get("consecutive_runs") or 1),
-    )
+    rules = rules_from_params(params)
     decision = decide(performance, data_drift, rules)
+    judged = rules.significance == "sequential" and performance.get("status") == "ok"
+    figures = sequential_figures(performance, rules) if judged else {}
     base_url = conf.get("api", "base_url", fallback="") or "http://localhost:8080"
     report = {
         "model_name": model.get("model_name"),
@@ -128,7 +236,19 @@ def choose_branch(ti: Any, params: Mapping[str, Any], dag_run: Any, **_: Any) ->
         "positives": performance.get("positives"),
         "threshold": rules.auc_threshold,
         "baseline": performance.get("baseline"),
+        "baseline_source": performance.get("baseline_source"),
+        "baseline_variance": performance.get("baseline_variance"),
+        # The sequential rule's figures; the next runs read auc and auc_null_variance back.
+        "auc_null_variance": performance.get("auc_null_variance"),
+        "z": figures.get("z"),
+        "z_days": figures.get("z_days"),
+        "window_auc": figures.get("window_auc"),
+        "z_bound": rules.z_bound if rules.significance == "sequential" else None,
+        "max_auc_drop": rules.max_auc_drop,
+        "significance": rules.significance,
         "drifted": data_drift.get("drifted", []),
+        "drift_method": data_drift.get("method"),
+        "drift_alpha": data_drift.get("alpha"),
         "drifted_share": data_drift.get("drifted_share"),
         "run_url": run_link(base_url, ti.dag_id, ti.run_id),
         # Rows of the monitored table whose time did not read as one: in no day's batch.
@@ -140,5 +260,22 @@ def choose_branch(ti: Any, params: Mapping[str, Any], dag_run: Any, **_: Any) ->
     return ["record_evaluation", "alert", *(["retrain"] if params.get("retrain") else [])]
 
 
+def rules_from_params(params: Mapping[str, Any]) -> DriftRules:
+    """The rules from the monitor DAG's params; a param left out or empty takes :class:`DriftRules`' default."""
+    defaults = DriftRules()
+
+    def number(name: str, default: float | None) -> float | None:
+        return default if name not in params else _optional_float(params.get(name))
+
+    return DriftRules(
+        auc_threshold=number("drift_auc_threshold", defaults.auc_threshold),
+        max_auc_drop=number("max_auc_drop", defaults.max_auc_drop),
+        max_drifted_share=number("max_drifted_share", defaults.max_drifted_share),
+        significance=params.get("significance") or defaults.significance,
+        consecutive_runs=int(params.get("consecutive_runs") or defaults.consecutive_runs),
+        window_days=int(params.get("window_days") or defaults.window_days),
+    )
+
+
 def _optional_float(value: Any) -> float | None:
-    return None if value in (None, "") else float(value)
+    return None if value in (None, "", "None") else float(value)

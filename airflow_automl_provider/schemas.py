@@ -97,6 +97,10 @@ DRIFT_RESULTS = TableSchema(
         ("psi", "float"),
         ("test", "text"),
         ("p_value", "float"),
+        # The test's family level; Evidently's distance beside the decision; every test of the feature.
+        ("alpha", "float"),
+        ("distance", "float"),
+        ("tests_json", "text"),
         ("reference_rows", "integer"),
         ("batch_rows", "integer"),
         ("dag_id", "key"),

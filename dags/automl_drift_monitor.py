@@ -15,13 +15,14 @@ connection for the alert, for example
 config option ``[automl] drift_timezone`` (env ``AIRFLOW__AUTOML__DRIFT_TIMEZONE``, default UTC), for
 example ``America/Los_Angeles``, read when this file is parsed.
 
-Rules (see ``airflow_automl_provider.monitoring``): alert when the AUROC is under
-``drift_auc_threshold``; or more than ``max_auc_drop`` under the model's validation AUROC; or when
-more than ``max_drifted_share`` of the features drifted. ``significance=delong`` judges the upper
-bound of the AUROC's confidence interval instead of the point estimate (for small daily batches);
-``consecutive_runs=N`` alerts on the AUROC only after N runs in a row under the threshold.
-A batch under ``min_rows`` is recorded as ``insufficient_data`` and never alerted on; an empty
-batch fails the run.
+Rules (see ``airflow_automl_provider.monitoring`` and docs/monitoring.md, with their measured
+error rates): alert when the day's AUROC, or the mean AUROC of the last ``window_days`` days, is
+significantly under the baseline (the model's AUROC on its experiment's test table, else its
+validation AUROC) less ``max_auc_drop``; or when a feature drifted (batch-size-aware tests per
+feature, Holm-corrected at ``drift_alpha``, with a minimum effect). ``drift_auc_threshold`` adds a
+fixed bound (empty by default). A batch under ``min_rows`` rows, or with fewer than 10 rows of a
+class, is recorded as ``insufficient_data`` (its data drift is still judged); an empty batch fails
+the run.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from airflow.providers.standard.operators.python import BranchPythonOperator
 from airflow.sdk import DAG, CronTriggerTimetable, Param, XComArg, conf
 
 from airflow_automl_provider.config import conn_id_param
-from airflow_automl_provider.monitoring import choose_branch
+from airflow_automl_provider.drift import DEFAULT_ALPHA
+from airflow_automl_provider.monitoring import SIGNIFICANCES, DriftRules, choose_branch
 from airflow_automl_provider.operators.autogluon import AutoGluonPredictOperator
 from airflow_automl_provider.operators.drift import DataDriftOperator, PerformanceDriftOperator, SelectModelOperator
 from airflow_automl_provider.operators.monitoring import AlertEmailOperator, RetrainOperator
@@ -54,17 +56,19 @@ ALERT_BODY = """
 <table>
 <tr><th align="left">AUROC</th><td>{{ '%.4f' % r.auc if r.auc is not none else 'n/a' }}
 {% if r.auc_high is not none %} ({{ '%.4f' % r.auc_low }} to {{ '%.4f' % r.auc_high }}){% endif %}</td></tr>
-<tr><th align="left">Threshold</th><td>{{ r.threshold }}</td></tr>
-<tr><th align="left">Baseline (validation AUROC)</th><td>{{ '%.4f' % r.baseline if r.baseline is not none else 'n/a' }}</td></tr>
+<tr><th align="left">Threshold</th><td>{{ r.threshold if r.threshold is not none else 'none (the drop under the baseline is judged)' }}</td></tr>
+<tr><th align="left">Baseline ({{ r.baseline_source or 'none recorded' }})</th><td>{{ '%.4f' % r.baseline if r.baseline is not none else 'n/a' }}</td></tr>
+{% if r.z is not none %}<tr><th align="left">z-score against the baseline</th><td>{{ '%.2f' % r.z }} over {{ r.z_days }} day(s)
+(alert at or under -{{ r.z_bound }})</td></tr>{% endif %}
 <tr><th align="left">Drifted features</th><td>{{ r.drifted | length }} ({{ '%.0f%%' % (100 * (r.drifted_share or 0)) }})</td></tr>
 </table>
 <h3>Why</h3>
 <ul>{% for reason in r.reasons %}<li>{{ reason }}</li>{% endfor %}</ul>
 {% if r.drifted %}<h3>Drifted features</h3>
-<table><tr><th>feature</th><th>statistic</th><th>value</th><th>threshold</th><th>PSI</th><th>p-value</th></tr>
-{% for f in r.drifted %}<tr><td>{{ f.feature }}</td><td>{{ f.statistic }}</td><td>{{ '%.4f' % f.value }}</td>
-<td>{{ f.threshold }}</td><td>{{ '%.4f' % f.psi }}</td>
-<td>{{ '%.3g' % f.p_value if f.p_value is not none else '' }}</td></tr>{% endfor %}</table>{% endif %}
+<table><tr><th>feature</th><th>test</th><th>statistic</th><th>value</th><th>minimum</th><th>p-value (Holm)</th><th>level</th><th>PSI</th></tr>
+{% for f in r.drifted %}<tr><td>{{ f.feature }}</td><td>{{ f.test }}</td><td>{{ f.statistic }}</td><td>{{ '%.4f' % f.value }}</td>
+<td>{{ f.threshold }}</td><td>{{ '%.3g' % f.p_value if f.p_value is not none else '' }}</td><td>{{ f.alpha }}</td>
+<td>{{ '%.4f' % f.psi }}</td></tr>{% endfor %}</table>{% endif %}
 {% if r.unreadable_time_rows %}<p>{{ r.unreadable_time_rows }} rows of {{ params.test_data_table }} have a
 {{ params.time_column }} that does not read as a time: no day's batch holds them.</p>{% endif %}
 <p><a href="{{ r.run_url }}">Open the run in Airflow</a></p>
@@ -116,23 +120,65 @@ with DAG(
             description="The positive label. Empty: the one AutoGluon picked when training.",
         ),
         "drift_auc_threshold": Param(
-            0.93, type="number", minimum=0, maximum=1, description="Alert when the AUROC is under this."
-        ),
-        "max_auc_drop": Param(
-            0.05,
-            type=["null", "number"],
-            description="Alert when the AUROC is more than this under the baseline. Empty: no such rule.",
-        ),
-        "max_drifted_share": Param(
-            0.5,
+            None,
             type=["null", "number"],
             minimum=0,
             maximum=1,
-            description="Alert when more than this share of the features drifted. Empty: never on data drift alone.",
+            description=(
+                "A fixed bound: alert when the AUROC (its upper confidence bound unless significance is none) is "
+                "under it, e.g. the digdag workflow's 0.93. Empty: no fixed bound, the drop under the baseline is "
+                "judged."
+            ),
         ),
-        "min_rows": Param(100, type="integer", minimum=1, description="smaller batches are not judged"),
-        "significance": Param("none", enum=["none", "delong"], description="judge the AUROC's DeLong bound"),
-        "consecutive_runs": Param(1, type="integer", minimum=1, description="runs in a row under the threshold"),
+        "max_auc_drop": Param(
+            DriftRules.max_auc_drop,
+            type=["null", "number"],
+            minimum=0,
+            maximum=1,
+            description=(
+                "The AUROC drop under the baseline that is tolerated: alert when the AUROC is significantly under "
+                "the baseline less this. Empty: no such rule."
+            ),
+        ),
+        "max_drifted_share": Param(
+            DriftRules.max_drifted_share,
+            type=["null", "number"],
+            minimum=0,
+            maximum=1,
+            description="Alert when more than this share of the features drifted (0: any). Empty: never on data drift.",
+        ),
+        "drift_alpha": Param(
+            DEFAULT_ALPHA,
+            type="number",
+            exclusiveMinimum=0,
+            maximum=0.5,
+            description="Data drift: family-wise error rate of the tests over all features of a day.",
+        ),
+        "drift_method": Param(
+            "tests",
+            enum=["tests", "distance"],
+            description="Data drift: tests that know the batch size, or Evidently's distances at 0.1 (any size).",
+        ),
+        "min_rows": Param(
+            100, type="integer", minimum=1, description="Smaller batches (in rows) are not judged on their AUROC."
+        ),
+        "significance": Param(
+            DriftRules.significance,
+            enum=list(SIGNIFICANCES),
+            description=(
+                "sequential: z-test of the day's AUROC and of the last window_days days' mean against the baseline; "
+                "delong: the upper bound of the day's DeLong interval; none: the AUROC itself."
+            ),
+        ),
+        "window_days": Param(
+            DriftRules.window_days,
+            type="integer",
+            minimum=1,
+            description="sequential: the most days judged together (1: each day alone).",
+        ),
+        "consecutive_runs": Param(
+            1, type="integer", minimum=1, description="Runs in a row under drift_auc_threshold before it alerts."
+        ),
         "alert_to": Param("ml-team@example.com", type="string", description="alert recipients, comma-separated"),
         "retrain": Param(False, type="boolean", description="On drift, retrain with automl_experiment."),
         "retrain_test_table": Param(
@@ -175,11 +221,14 @@ with DAG(
         problem_type=f"{{{{ {MODEL}['problem_type'] }}}}",
         model_name=f"{{{{ {MODEL}['model_name'] }}}}",
         test_table="{{ params.test_data_table }}",
-        baseline=f"{{{{ {MODEL}['validation_auroc'] }}}}",
-        threshold="{{ params.drift_auc_threshold }}",
+        baseline=f"{{{{ {MODEL}['baseline_auroc'] }}}}",
+        baseline_source=f"{{{{ {MODEL}['baseline_source'] or '' }}}}",
+        baseline_table=f"{{{{ {MODEL}['baseline_table'] or '' }}}}",
+        threshold="{{ '' if params.drift_auc_threshold is none else params.drift_auc_threshold }}",
         min_rows="{{ params.min_rows }}",
         significance="{{ params.significance }}",
         consecutive_runs="{{ params.consecutive_runs }}",
+        window_days="{{ params.window_days }}",
     )
     data_drift = DataDriftOperator(
         task_id="data_drift",
@@ -188,6 +237,8 @@ with DAG(
         schema="{{ params.output_database or '' }}",
         model_name=f"{{{{ {MODEL}['model_name'] }}}}",
         test_table="{{ params.test_data_table }}",
+        method="{{ params.drift_method }}",
+        alpha="{{ params.drift_alpha }}",
     )
     decide = BranchPythonOperator(task_id="decide", python_callable=choose_branch)
     # Recorded with the day's decision (status ok, drift or insufficient_data, and the reasons).

@@ -72,42 +72,82 @@ class SelectModelOperator(BaseOperator):
             name = rows[0][0]
         manifest = ModelStoreHook(base_uri=self.model_store or None).manifest(name)
         self.log.info("Monitoring model %s", name)
+        tested = self._test_evaluation(name)
+        validation = manifest.get("validation_auroc")
+        if tested and tested["auroc"] is not None:
+            baseline, source = tested["auroc"], f"test AUROC on {tested['test_table']}"
+        else:
+            baseline, source = validation, "validation AUROC" if validation is not None else None
         return {
             "model_name": name,
             "label": manifest["label"],
             "problem_type": manifest["problem_type"],
             "positive_class": manifest.get("positive_class"),
-            "validation_auroc": manifest.get("validation_auroc"),
-            "test_table": self._test_table(name),
+            "validation_auroc": validation,
+            "test_table": tested["test_table"] if tested else None,
+            # The drop is measured against a table the model was not picked on, when there is one.
+            "baseline_auroc": baseline,
+            "baseline_source": source,
+            "baseline_table": tested["predictions"] if tested else None,
         }
 
-    def _test_table(self, model_name: str) -> str | None:
-        """The table the model's own experiment evaluated it on (for retraining), if one was recorded."""
+    def _test_evaluation(self, model_name: str) -> dict[str, Any] | None:
+        """
+        The evaluation the model's own experiment recorded (its newest): the test table, its AUROC,
+        and the prediction table it was computed on, if that is recorded too.
+        """
         from airflow_automl_provider.hooks.tracking import TrackingHook
-        from airflow_automl_provider.schemas import EVAL_RESULTS, EXPERIMENTS
+        from airflow_automl_provider.schemas import EVAL_RESULTS, EXPERIMENTS, PREDICTIONS
 
         hook = TrackingHook(conn_id=self.conn_id)
-        if not {EXPERIMENTS.name, EVAL_RESULTS.name} <= hook.table_names(self.schema or None):
+        schema = self.schema or None
+        tables = hook.table_names(schema)
+        if not {EXPERIMENTS.name, EVAL_RESULTS.name} <= tables:
             return None
         d = hook.dialect
-        e, r = d.table(EXPERIMENTS.name, self.schema or None), d.table(EVAL_RESULTS.name, self.schema or None)
+        e, r = d.table(EXPERIMENTS.name, schema), d.table(EVAL_RESULTS.name, schema)
         q = d.quote
         rows = hook.query(
-            f"SELECT r.{q('test_table')} FROM {r} r JOIN {e} e ON e.{q('dag_id')} = r.{q('dag_id')} "
-            f"AND e.{q('run_id')} = r.{q('run_id')} AND e.{q('model_name')} = r.{q('model_name')} "
-            f"WHERE e.{q('model_name')} = {d.placeholder} ORDER BY r.{q('test_table')} LIMIT 1",
+            f"SELECT r.{q('test_table')}, r.{q('auroc')}, r.{q('dag_id')}, r.{q('run_id')} FROM {r} r "
+            f"JOIN {e} e ON e.{q('dag_id')} = r.{q('dag_id')} AND e.{q('run_id')} = r.{q('run_id')} "
+            f"AND e.{q('model_name')} = r.{q('model_name')} WHERE e.{q('model_name')} = {d.placeholder} "
+            f"ORDER BY CASE WHEN e.{q('session_time')} IS NULL THEN 1 ELSE 0 END, e.{q('session_time')} DESC, "
+            f"r.{q('test_table')} LIMIT 1",
             [model_name],
         )
-        return rows[0][0] if rows else None
+        if not rows:
+            return None
+        test_table, auroc, dag_id, run_id = rows[0]
+        predictions = None
+        if PREDICTIONS.name in tables:
+            p = d.table(PREDICTIONS.name, schema)
+            found = hook.query(
+                f"SELECT {q('output_table')} FROM {p} WHERE {q('dag_id')} = {d.placeholder} "
+                f"AND {q('run_id')} = {d.placeholder} AND {q('model_name')} = {d.placeholder} "
+                f"ORDER BY {q('output_table')} LIMIT 1",
+                [dag_id, run_id, model_name],
+            )
+            predictions = found[0][0] if found else None
+        return {
+            "test_table": test_table,
+            "auroc": None if auroc is None else float(auroc),
+            "predictions": predictions,
+        }
 
 
 class PerformanceDriftOperator(BaseOperator):
     """
-    AUROC of the day's prediction table against the threshold, the baseline and the recorded history.
+    AUROC of the day's prediction table, with what the monitor's rules need to judge it.
 
-    A batch with fewer than ``min_rows`` rows, or fewer than ``min_rows`` rows in either class, is
-    reported as ``insufficient_data`` (recorded, never alerted on). With ``significance="delong"`` the
-    DeLong confidence interval of the AUROC is computed (reads the score and label columns).
+    A batch with fewer than ``min_rows`` rows, or fewer rows of a class than the AUROC needs (1, and
+    2 for DeLong's variance: :data:`~airflow_automl_provider.monitoring.MIN_CLASS_ROWS`), is reported as
+    ``insufficient_data`` (recorded; its AUROC is not judged). Unless ``significance`` is ``none``
+    the scores and labels are read to compute the DeLong interval of the AUROC. With ``sequential``
+    (the default) the result also holds ``days``: the ``(auc, variance)`` of this day and of the
+    last ``window_days - 1`` judged days with the same baseline, read back from
+    ``automl_eval_results``; the variance is the one the AUROC would have if nothing had changed,
+    from the DeLong components of the model on ``baseline_table`` (its experiment's predictions)
+    over the day's class counts, or the day's own when there is no such table.
 
     :param conn_id: common-sql connection. (templated)
     :param table: the day's prediction table. (templated)
@@ -117,12 +157,17 @@ class PerformanceDriftOperator(BaseOperator):
     :param score_column: probability of the positive class. (templated)
     :param model_name: the monitored model, to read its history. (templated)
     :param test_table: the monitored input table, to read its history. (templated)
-    :param baseline: the model's validation AUROC. (templated)
-    :param threshold: the AUROC threshold, to count consecutive runs under it. (templated)
-    :param min_rows: smallest batch that is judged. (templated)
-    :param significance: ``none`` or ``delong``. (templated)
+    :param baseline: the AUROC the drop is measured against. (templated)
+    :param baseline_source: what ``baseline`` is, for the reasons and the e-mail (e.g. "test AUROC on
+        gluon_test"). (templated)
+    :param baseline_table: the prediction table ``baseline`` was measured on (same label and score
+        columns), in ``schema``; empty: unknown. (templated)
+    :param threshold: the fixed AUROC threshold, to count consecutive runs under it; empty: none. (templated)
+    :param min_rows: smallest batch, in rows, that is judged. (templated)
+    :param significance: ``sequential``, ``delong`` or ``none``. (templated)
     :param confidence: level of the DeLong interval. (templated)
-    :param consecutive_runs: how many recorded runs to read back. (templated)
+    :param consecutive_runs: how many recorded runs to read back for the fixed threshold. (templated)
+    :param window_days: ``sequential``: how many days, this one included, to judge together. (templated)
     :param score_class: the class whose probability ``score_column`` holds (the model's positive class);
         a different ``positive_class`` is refused. Empty: not checked. (templated)
     :param problem_type: the model's problem type; only ``binary`` models are judged (AUROC), any
@@ -141,11 +186,14 @@ class PerformanceDriftOperator(BaseOperator):
         "model_name",
         "test_table",
         "baseline",
+        "baseline_source",
+        "baseline_table",
         "threshold",
         "min_rows",
         "significance",
         "confidence",
         "consecutive_runs",
+        "window_days",
     )
     ui_color = "#f0d5f7"
     operator_extra_links = (MonitoringLink(),)
@@ -162,11 +210,14 @@ class PerformanceDriftOperator(BaseOperator):
         model_name: str,
         test_table: str,
         baseline: float | str | None = None,
-        threshold: float | str = 0.93,
+        baseline_source: str | None = None,
+        baseline_table: str | None = None,
+        threshold: float | str | None = None,
         min_rows: int | str = 100,
-        significance: str = "none",
+        significance: str = "sequential",
         confidence: float | str = 0.95,
         consecutive_runs: int | str = 1,
+        window_days: int | str = 3,
         score_class: Any = None,
         problem_type: str | None = None,
         **kwargs: Any,
@@ -183,15 +234,19 @@ class PerformanceDriftOperator(BaseOperator):
         self.model_name = model_name
         self.test_table = test_table
         self.baseline = baseline
+        self.baseline_source = baseline_source
+        self.baseline_table = baseline_table
         self.threshold = threshold
         self.min_rows = min_rows
         self.significance = significance
         self.confidence = confidence
         self.consecutive_runs = consecutive_runs
+        self.window_days = window_days
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_automl_provider import metrics as m
         from airflow_automl_provider.hooks.tracking import TrackingHook
+        from airflow_automl_provider.monitoring import MIN_CLASS_ROWS, SIGNIFICANCES
         from airflow_automl_provider.operators.evaluation import _columns, check_score_class
 
         if self.problem_type not in (None, "", "None", "binary"):
@@ -201,6 +256,9 @@ class PerformanceDriftOperator(BaseOperator):
                 f"Model {self.model_name!r} is a {self.problem_type} model: the drift monitor judges the AUROC of "
                 "binary models only, so its performance cannot be monitored (its data drift is recorded)."
             )
+        significance = self.significance or "sequential"
+        if significance not in SIGNIFICANCES:
+            raise ValueError(f"Unknown significance {significance!r}: expected one of {', '.join(SIGNIFICANCES)}.")
         check_score_class(self.positive_class, self.score_class, self.score_column)
         hook = TrackingHook(conn_id=self.conn_id)
         schema = self.schema or None
@@ -215,62 +273,125 @@ class PerformanceDriftOperator(BaseOperator):
         (row,) = hook.query(m.auroc_query(hook.dialect, cols), [positive])
         rows, pos, neg = int(row[0] or 0), int(row[5] or 0), int(row[6] or 0)
         min_rows = int(self.min_rows)
-        baseline = None if self.baseline in (None, "", "None") else float(self.baseline)
+        baseline = _optional(self.baseline)
         result: dict[str, Any] = {
             "model_name": self.model_name,
             "rows": rows,
             "positives": pos,
             "baseline": baseline,
+            "baseline_source": (self.baseline_source or None) if baseline is not None else None,
             "status": "ok",
         }
         if rows == 0:
             raise ValueError(f"Prediction table {cols.table} has no rows: there is no batch to judge.")
-        if rows < min_rows or min(pos, neg) < min_rows:
+        per_class = MIN_CLASS_ROWS[significance]
+        if rows < min_rows or min(pos, neg) < per_class:
             reason = (
                 f"batch too small to judge: {rows} rows, {pos} positive and {neg} negative "
-                f"(min_rows is {min_rows} rows, and in each class)"
+                f"(min_rows is {min_rows} rows in all, and the AUROC needs {per_class} of each class)"
             )
             self.log.warning(reason)
             return {**result, "status": "insufficient_data", "reason": reason, "auc": None}
         result.update(m.auroc_from_row(row, table=cols.table, score_column=self.score_column, positive_class=positive))
         result["auroc"] = result["auc"]
-        if self.significance == "delong":
+        if significance != "none":
             result.update(self._delong(hook, schema, positive))
-        elif self.significance not in ("none", "", None):
-            raise ValueError(f"Unknown significance {self.significance!r}: expected 'none' or 'delong'.")
-        result["consecutive_below"] = self._consecutive_below(hook, schema, context, result["auc"])
+        if significance == "sequential":
+            result.update(self._sequential(hook, schema, context, result, positive))
+        threshold = _optional(self.threshold)
+        result["consecutive_below"] = (
+            self._consecutive_below(hook, schema, context, result["auc"], threshold) if threshold is not None else 0
+        )
         self.log.info("Performance of %s on %s: %s", self.model_name, self.table, result)
         return result
 
+    def _read_scores(self, hook: TrackingHook, table: str, schema: str | None, positive: str):
+        from airflow_automl_provider.hooks.tracking import label_text
+
+        frame = hook.read_frame(table, schema, [self.target_column, self.score_column])
+        y = (frame[self.target_column].map(label_text) == positive).to_numpy()
+        return y, frame[self.score_column].to_numpy(dtype="float64")
+
     def _delong(self, hook: TrackingHook, schema: str | None, positive: str) -> dict[str, Any]:
-        from airflow_automl_provider.drift import auc_confidence_interval
+        from airflow_automl_provider.drift import auc_confidence_interval, delong_auc_variance
 
-        frame = hook.read_frame(self.table, schema, [self.target_column, self.score_column])
-        y = (frame[self.target_column].astype(str) == positive).to_numpy()
+        y, scores = self._read_scores(hook, self.table, schema, positive)
         level = float(self.confidence)
-        auc, low, high = auc_confidence_interval(y, frame[self.score_column].to_numpy(), alpha=1 - level)
-        return {"auc_low": low, "auc_high": high, "confidence": level}
+        _, low, high = auc_confidence_interval(y, scores, alpha=1 - level)
+        _, variance = delong_auc_variance(y, scores)
+        return {"auc_low": low, "auc_high": high, "confidence": level, "auc_variance": variance}
 
-    def _consecutive_below(self, hook: TrackingHook, schema: str | None, context: Context, auc: float) -> int:
-        """Runs in a row under the threshold, this one included, from the recorded evaluations."""
-        from airflow_automl_provider.drift import consecutive_below
+    def _sequential(
+        self, hook: TrackingHook, schema: str | None, context: Context, result: dict[str, Any], positive: str
+    ) -> dict[str, Any]:
+        """This day's null variance, the baseline's variance, and the judged days to test together."""
+        from airflow_automl_provider.drift import delong_components
+
+        baseline = result["baseline"]
+        null_variance, baseline_variance = result["auc_variance"], None
+        if baseline is not None and self.baseline_table:
+            label = hook.resolve_label(self.baseline_table, schema, self.target_column, positive)
+            _, s10, s01, pb, nb = delong_components(*self._read_scores(hook, self.baseline_table, schema, label))
+            null_variance = s10 / result["positives"] + s01 / (result["rows"] - result["positives"])
+            baseline_variance = s10 / pb + s01 / nb
+        days = [*self._judged_days(hook, schema, context, baseline), [result["auc"], null_variance]]
+        return {"auc_null_variance": null_variance, "baseline_variance": baseline_variance, "days": days}
+
+    def _judged_days(
+        self, hook: TrackingHook, schema: str | None, context: Context, baseline: float | None
+    ) -> list[list[float]]:
+        """``[auc, null variance]`` of the last judged days against the same baseline, oldest first."""
+        wanted = max(int(self.window_days or 1), 1) - 1
+        if wanted == 0 or baseline is None:
+            return []
+        days = []
+        for metrics in self._history(hook, schema, context, "metrics_json", 4 * wanted):
+            try:
+                report = json.loads(metrics or "{}")
+            except ValueError:
+                continue
+            if report.get("baseline") is None or abs(float(report["baseline"]) - baseline) > 1e-12:
+                break  # another model, or a model retrained under this name: a new sequence
+            if report.get("auc") is not None and report.get("auc_null_variance") is not None:
+                days.append([float(report["auc"]), float(report["auc_null_variance"])])
+                if len(days) == wanted:
+                    break
+        return days[::-1]
+
+    def _history(self, hook: TrackingHook, schema: str | None, context: Context, column: str, limit: int) -> list:
+        """A column of this model's earlier evaluations of ``test_table``, newest first."""
         from airflow_automl_provider.schemas import EVAL_RESULTS
         from airflow_automl_provider.sql import timestamp_value
+
+        d = hook.dialect
+        ph = d.placeholder
+        table = d.table(EVAL_RESULTS.name, schema)
+        rows = hook.query(
+            f"SELECT {d.quote(column)} FROM {table} WHERE {d.quote('model_name')} = {ph} "
+            f"AND {d.quote('test_table')} = {ph} AND {d.quote('run_id')} <> {ph} "
+            f"AND {d.quote('session_time')} < {ph} ORDER BY {d.quote('session_time')} DESC LIMIT {int(limit)}",
+            [self.model_name, self.test_table, context["ti"].run_id, timestamp_value(d, session_time(context))],
+        )
+        return [r[0] for r in rows]
+
+    def _consecutive_below(
+        self, hook: TrackingHook, schema: str | None, context: Context, auc: float, threshold: float
+    ) -> int:
+        """Runs in a row under the threshold, this one included, from the recorded evaluations."""
+        from airflow_automl_provider.drift import consecutive_below
 
         wanted = max(int(self.consecutive_runs), 1)
         history: list[float | None] = []
         if wanted > 1:
-            d = hook.dialect
-            ph = d.placeholder
-            table = d.table(EVAL_RESULTS.name, schema)
-            rows = hook.query(
-                f"SELECT {d.quote('auroc')} FROM {table} WHERE {d.quote('model_name')} = {ph} "
-                f"AND {d.quote('test_table')} = {ph} AND {d.quote('run_id')} <> {ph} "
-                f"AND {d.quote('session_time')} < {ph} ORDER BY {d.quote('session_time')} DESC LIMIT {wanted - 1}",
-                [self.model_name, self.test_table, context["ti"].run_id, timestamp_value(d, session_time(context))],
-            )
-            history = [None if r[0] is None else float(r[0]) for r in reversed(rows)]
-        return consecutive_below([*history, auc], float(self.threshold))
+            history = [
+                None if v is None else float(v)
+                for v in reversed(self._history(hook, schema, context, "auroc", wanted - 1))
+            ]
+        return consecutive_below([*history, auc], threshold)
+
+
+def _optional(value: Any) -> float | None:
+    return None if value in (None, "", "None") else float(value)
 
 
 class DataDriftOperator(BaseOperator):
@@ -286,8 +407,15 @@ class DataDriftOperator(BaseOperator):
     :param schema: its schema, and the tracking tables'. (templated)
     :param model_name: the monitored model. (templated)
     :param test_table: the monitored input table, as recorded. (templated)
-    :param numeric_threshold: normed Wasserstein distance from which a numeric feature drifted. (templated)
-    :param categorical_threshold: Jensen-Shannon distance from which a categorical feature drifted. (templated)
+    :param method: ``tests`` (default): a feature drifted when one of its tests rejects at the
+        family level ``alpha`` (Holm over all features) with at least its minimum effect;
+        ``distance``: when its normed Wasserstein / Jensen-Shannon distance reaches the threshold
+        below, whatever the batch size (Evidently's rule on large data). (templated)
+    :param alpha: ``tests``: family-wise error rate over the batch's tests. (templated)
+    :param numeric_threshold: ``distance``: normed Wasserstein distance from which a numeric feature
+        drifted. (templated)
+    :param categorical_threshold: ``distance``: Jensen-Shannon distance from which a categorical
+        feature drifted. (templated)
     :param model_store: model store base URL; default ``[automl] model_store``. (templated)
     """
 
@@ -297,6 +425,8 @@ class DataDriftOperator(BaseOperator):
         "schema",
         "model_name",
         "test_table",
+        "method",
+        "alpha",
         "numeric_threshold",
         "categorical_threshold",
         "model_store",
@@ -312,6 +442,8 @@ class DataDriftOperator(BaseOperator):
         schema: str | None = None,
         model_name: str,
         test_table: str,
+        method: str = "tests",
+        alpha: float | str | None = None,
         numeric_threshold: float | str = 0.1,
         categorical_threshold: float | str = 0.1,
         model_store: str | None = None,
@@ -323,12 +455,14 @@ class DataDriftOperator(BaseOperator):
         self.schema = schema
         self.model_name = model_name
         self.test_table = test_table
+        self.method = method
+        self.alpha = alpha
         self.numeric_threshold = numeric_threshold
         self.categorical_threshold = categorical_threshold
         self.model_store = model_store
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_automl_provider.drift import compute_feature_drift, drifted_share
+        from airflow_automl_provider.drift import DEFAULT_ALPHA, compute_feature_drift, drifted_share
         from airflow_automl_provider.hooks.model_store import ModelStoreHook
         from airflow_automl_provider.hooks.tracking import TrackingHook
         from airflow_automl_provider.operators.autogluon import REFERENCE_PROFILE
@@ -344,9 +478,13 @@ class DataDriftOperator(BaseOperator):
         batch = hook.read_frame(self.table, schema, features)
         if batch.empty:
             raise ValueError(f"Batch table {hook.dialect.table(self.table, schema)} has no rows to compare.")
+        method = self.method or "tests"
+        alpha = DEFAULT_ALPHA if self.alpha in (None, "", "None") else float(self.alpha)
         results = compute_feature_drift(
             profile,
             batch,
+            method=method,
+            alpha=alpha,
             numeric_threshold=float(self.numeric_threshold),
             categorical_threshold=float(self.categorical_threshold),
         )
@@ -362,6 +500,9 @@ class DataDriftOperator(BaseOperator):
                     **{k: r[k] for k in ("feature", "kind", "statistic", "value", "threshold", "psi", "test")},
                     "drifted": bool(r["drifted"]),
                     "p_value": r["p_value"],
+                    "alpha": r["alpha"],
+                    "distance": r["distance"],
+                    "tests_json": json.dumps(r["tests"], sort_keys=True),
                     "reference_rows": r["reference_rows"],
                     "batch_rows": r["batch_rows"],
                     "dag_id": ti.dag_id,
@@ -372,7 +513,7 @@ class DataDriftOperator(BaseOperator):
             schema,
         )
         drifted = [
-            {k: r[k] for k in ("feature", "statistic", "value", "threshold", "psi", "p_value")}
+            {k: r[k] for k in ("feature", "test", "statistic", "value", "threshold", "p_value", "alpha", "psi")}
             for r in results
             if r["drifted"]
         ]
@@ -383,5 +524,7 @@ class DataDriftOperator(BaseOperator):
             "features": len(results),
             "drifted": drifted,
             "drifted_share": share,
+            "method": method,
+            "alpha": alpha,
             "rows": len(batch),
         }

@@ -55,7 +55,15 @@ def test_drift_monitor_runs_daily_at_seven_over_the_day_before():
     expected |= {"target_column", "positive_class", "drift_auc_threshold", "max_auc_drop", "max_drifted_share"}
     expected |= {"min_rows", "alert_to", "retrain"}
     assert expected <= set(dag.params)
-    assert dag.params["drift_auc_threshold"] == 0.93
+    # The defaults agree with the rules' own (docs/monitoring.md cites the same).
+    from airflow_automl_provider.drift import DEFAULT_ALPHA
+    from airflow_automl_provider.monitoring import DriftRules
+
+    rules = DriftRules()
+    assert dag.params["drift_auc_threshold"] is None and rules.auc_threshold is None
+    assert dag.params["max_auc_drop"] == rules.max_auc_drop and dag.params["significance"] == rules.significance
+    assert dag.params["max_drifted_share"] == rules.max_drifted_share
+    assert dag.params["window_days"] == rules.window_days and dag.params["drift_alpha"] == DEFAULT_ALPHA
     assert set(dag.task_dict["decide"].downstream_task_ids) == {"record_evaluation", "alert", "retrain", "no_drift"}
 
 

@@ -61,7 +61,7 @@ def test_retraining_is_evaluated_on_the_monitored_models_own_test_table(monkeypa
     monkeypatch.setenv("AIRFLOW_CONN_AUTOML_SELECT", f"sqlite://{tmp_path}/t.db")
     hook = TrackingHook(conn_id="automl_select")
     select = SelectModelOperator(task_id="select_model", conn_id="automl_select")
-    assert select._test_table("m1") is None  # no tracking tables yet
+    assert select._test_evaluation("m1") is None  # no tracking tables yet
     hook.create_tables()
     hook.upsert(EXPERIMENTS, {"dag_id": "automl_experiment", "run_id": "r1", "model_name": "m1"})
     hook.upsert(EVAL_RESULTS, {"dag_id": "automl_experiment", "run_id": "r1", "model_name": "m1", "test_table": "t1"})
@@ -69,8 +69,8 @@ def test_retraining_is_evaluated_on_the_monitored_models_own_test_table(monkeypa
     hook.upsert(
         EVAL_RESULTS, {"dag_id": "automl_drift_monitor", "run_id": "d1", "model_name": "m1", "test_table": "daily"}
     )
-    assert select._test_table("m1") == "t1"
-    assert select._test_table("m2") is None
+    assert select._test_evaluation("m1")["test_table"] == "t1"
+    assert select._test_evaluation("m2") is None
 
 
 def test_the_experiment_row_links_the_report_page_and_takes_an_email_user_name(monkeypatch):
