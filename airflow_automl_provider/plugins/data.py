@@ -349,8 +349,8 @@ class TrackingReader:
         rows = self._select(DRIFT_RESULTS, [("model_name", "=", model)] if model else [], limit=limit)
         for row in rows or []:
             row["session_dt"] = as_datetime(row["session_time"])
-            for key in ("value", "threshold", "psi", "p_value"):
-                row[key] = as_float(row[key])
+            for key in ("value", "threshold", "psi", "p_value", "alpha", "distance"):
+                row[key] = as_float(row.get(key))
             row["batch_rows"] = as_int(row.get("batch_rows"))
             row["drifted"] = bool(row["drifted"]) if row["drifted"] is not None else False
         return rows
