@@ -5,15 +5,17 @@ At training time :func:`build_reference_profile` summarises the training table i
 plain-JSON profile stored with the model; each day :func:`compute_feature_drift` compares a batch
 (a pandas DataFrame) against that profile, so the training table is never read again.
 
-The decision rule follows Evidently's defaults for references of more than 1,000 rows:
+Two decisions per feature (``compute_feature_drift(method=...)``):
 
-* numeric feature: Wasserstein-1 distance divided by the reference standard deviation
-  (``max(std, 0.001)``, population std), drift when it is >= 0.1. As in Evidently, a numeric
-  feature with at most 5 distinct values (reference and batch together) is judged by the
-  Jensen-Shannon distance of its value shares instead;
-* categorical feature: Jensen-Shannon distance (``scipy.spatial.distance.jensenshannon``, natural
-  log, no smoothing, as Evidently's ``jensenshannon`` stat test) between category shares, drift
-  when it is >= 0.1.
+* ``tests`` (the default): tests that know the batch size, Holm-corrected over every test of the
+  batch, each with a minimum effect (:data:`FEATURE_TESTS`, :data:`MIN_EFFECT`, docs/monitoring.md);
+* ``distance``: Evidently's defaults for references of more than 1,000 rows. Numeric feature:
+  Wasserstein-1 distance divided by the reference standard deviation (``max(std, 0.001)``,
+  population std), drift when it is >= 0.1; as in Evidently, a numeric feature with at most 5
+  distinct values (reference and batch together) is judged by the Jensen-Shannon distance of its
+  value shares instead. Categorical feature: Jensen-Shannon distance (natural log, no smoothing, as
+  Evidently's ``jensenshannon`` stat test) between category shares, drift when it is >= 0.1. These
+  distances are reported with either decision.
 
 Missing and infinite numeric values are left out of the numeric statistics, as Evidently does.
 Missing categorical values count as their own category ``"__missing__"`` (Evidently drops them),
@@ -21,12 +23,11 @@ so a change in the missing rate of a categorical feature shows in its distance.
 
 How the reference is kept for numeric features: when the feature has at most ``quantiles``
 distinct values, the profile stores every distinct value with its count, so the reference is
-rebuilt exactly (Wasserstein and Kolmogorov-Smirnov equal scipy's on the raw rows). Otherwise it
+rebuilt exactly (the Wasserstein distance and the tests equal scipy's on the raw rows). Otherwise it
 stores ``quantiles`` quantiles at the mid-points ``(i + 0.5) / quantiles`` plus the min and max;
 the reference is rebuilt as a pseudo-sample of its own row count from the quantile function
-interpolated linearly between them, and both the Wasserstein distance and the two-sample
-Kolmogorov-Smirnov test (``scipy.stats.ks_2samp``) run on that pseudo-sample. The profile records,
-per feature, the normed Wasserstein distance between the raw reference and its reconstruction
+interpolated linearly between them, and the Wasserstein distance and the tests run on that
+pseudo-sample. The profile records, per feature, the normed Wasserstein distance between the raw reference and its reconstruction
 (``quantization_error``), which bounds the error of every reported distance (triangle inequality);
 on Adult's ``fnlwgt`` it is 0.0011 with 1,000 quantiles, against a drift threshold of 0.1.
 
