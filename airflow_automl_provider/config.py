@@ -101,3 +101,11 @@ def lock_timeout() -> float:
     if not seconds > 0:
         raise ValueError(f"Invalid [automl] lock_timeout {text!r}: expected a positive number of seconds.")
     return seconds
+
+
+def uses_generic_dialect(conn_id: str) -> bool:
+    """
+    ``[automl] generic_dialect_conn_ids``: the connections (comma-separated; shell patterns allowed) read
+    and written with the generic SQL dialect only, without their database's fast paths.
+    """
+    return any(fnmatchcase(conn_id, pattern) for pattern in _items(_option("generic_dialect_conn_ids", "")))

@@ -104,6 +104,18 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "ml_datasets,automl_test",
                         "default": "",
                     },
+                    "generic_dialect_conn_ids": {
+                        "description": (
+                            "Connections (comma-separated; shell patterns such as automl_* allowed) read and "
+                            "written with the generic SQL dialect only, without their database's fast paths "
+                            "(COPY, the SQLite text reader, parallel ranges). Empty: every connection uses its "
+                            "database's dialect; databases without one always use the generic dialect."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "automl_default",
+                        "default": "",
+                    },
                     "train_pool": {
                         "description": (
                             "Pool of the experiment DAG's train task, read when the DAG file is parsed. Empty: "

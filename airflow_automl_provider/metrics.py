@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from airflow_automl_provider.sql import SqlDialect
+    from airflow_automl_provider.dialects.base import Dialect
 
 # scikit-learn clips probabilities to float64's machine epsilon in log_loss.
 LOG_LOSS_EPS = 2.220446049250313e-16
@@ -36,7 +36,7 @@ class Columns:
     prediction: str | None = None
 
 
-def auroc_groups_query(d: SqlDialect, c: Columns, where: str | None = None, *, cast: bool = True) -> str:
+def auroc_groups_query(d: Dialect, c: Columns, where: str | None = None, *, cast: bool = True) -> str:
     """
     The rows grouped by distinct score: score, positives, rows, rows with a NULL label.
 
@@ -58,7 +58,7 @@ def auroc_groups_query(d: SqlDialect, c: Columns, where: str | None = None, *, c
   GROUP BY {score}"""
 
 
-def auroc_query(d: SqlDialect, c: Columns) -> str:
+def auroc_query(d: Dialect, c: Columns) -> str:
     """
     One query for AUROC and PR-AUC: group rows by distinct score, then one running sum over the
     distinct scores, highest first.
@@ -181,7 +181,7 @@ def auroc_from_row(row: Iterable[Any], *, table: str, score_column: str, positiv
     }
 
 
-def ties_sample_query(d: SqlDialect, c: Columns, rows: int = 100_000) -> str:
+def ties_sample_query(d: Dialect, c: Columns, rows: int = 100_000) -> str:
     """
     Distinct and non-NULL scores among the first ``rows`` rows: a cheap look at how tied the scores
     are, to choose the fastest exact way (:func:`auroc_query` when few distinct scores, the
@@ -212,9 +212,7 @@ class StreamQueries:
     parameter: Any
 
 
-def auroc_stream_queries(
-    d: SqlDialect, c: Columns, positive_class: str, *, integer_labels: bool = False
-) -> StreamQueries:
+def auroc_stream_queries(d: Dialect, c: Columns, positive_class: str, *, integer_labels: bool = False) -> StreamQueries:
     """
     The SQL of the two streaming passes; see :class:`StreamQueries`.
 
@@ -225,10 +223,7 @@ def auroc_stream_queries(
         without making text of every label (1 s of a 2.5 s pass over 10M PostgreSQL rows).
     """
     score = c.score or ""
-    value = d.as_float(score)
-    if d.name == "sqlite":
-        # SQLite casts text to 0.0: let only numbers through, as TrackingHook.check_numeric requires.
-        value = f"CASE WHEN typeof({score}) IN ('integer', 'real') THEN {score} END"
+    value = d.numbers_only(score)  # as TrackingHook.check_numeric requires
     positive, parameter = f"{d.as_text(c.target)} = {d.text_placeholder}", positive_class
     if integer_labels and re.fullmatch(r"-?(0|[1-9][0-9]{0,17})", positive_class):
         positive, parameter = f"{c.target} = CAST({d.placeholder} AS BIGINT)", int(positive_class)
@@ -341,7 +336,7 @@ class StreamingAuroc:
         return (P + N, 0, 0, self.lo, self.hi, P, N, s_sum, ap_num)
 
 
-def binary_counts_query(d: SqlDialect, c: Columns) -> str:
+def binary_counts_query(d: Dialect, c: Columns) -> str:
     """
     Confusion counts and log loss sums of a binary prediction table.
 
@@ -381,7 +376,7 @@ def binary_measures(rows: int, tp: int, pred_pos: int, actual_pos: int, correct:
     return {"accuracy": correct / rows, "precision": precision, "recall": recall, "f1": f1}
 
 
-def confusion_query(d: SqlDialect, c: Columns) -> str:
+def confusion_query(d: Dialect, c: Columns) -> str:
     """Counts per (actual, predicted) label pair, as text."""
     t, p = d.as_text(c.target), d.as_text(c.prediction or "")
     return f"SELECT {t}, {p}, COUNT(*) FROM {c.table} GROUP BY {t}, {p}"
@@ -416,7 +411,7 @@ def multiclass_log_loss(pairs: Iterable[tuple[Any, Mapping[str, float]]]) -> flo
     return total / n
 
 
-def regression_query(d: SqlDialect, c: Columns) -> str:
+def regression_query(d: Dialect, c: Columns) -> str:
     """Sums for RMSE, MAE and R² in one query (the mean is taken first, for a stable R²)."""
     y, p = d.as_float(c.target), d.as_float(c.prediction or "")
     return f"""

@@ -23,6 +23,30 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__AUTOML__MODEL_STORE"] = f"file://{_HOME}/automl_models"
 # Every test connection is named automl_*: allowed by pattern (the default allows automl_default only).
 os.environ["AIRFLOW__AUTOML__ALLOWED_CONN_IDS"] = "automl_*"
+# AUTOML_TEST_DIALECT=generic: every test connection uses the generic SQL dialect, without its
+# database's fast paths ([automl] generic_dialect_conn_ids). Then only the tests that run on every
+# database (the ``db`` fixture) run, on SQLite and PostgreSQL; those marked ``dialect_specific``
+# (one database's own behaviour; ``dialect_specific("sqlite")``: on that database only) are skipped.
+GENERIC_DIALECT = os.environ.get("AUTOML_TEST_DIALECT") == "generic"
+if GENERIC_DIALECT:
+    os.environ["AIRFLOW__AUTOML__GENERIC_DIALECT_CONN_IDS"] = "automl_*"
+
+
+def pytest_collection_modifyitems(config, items):
+    if not GENERIC_DIALECT:
+        return
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        marker = item.get_closest_marker("dialect_specific")
+        if marker and (not marker.args or params.get("db") in marker.args):
+            reason = "tests one database's own dialect"
+        elif "db" not in params:
+            reason = "not a test of every database"
+        elif params["db"] not in ("sqlite", "postgres"):
+            reason = "the generic dialect is tested on SQLite and PostgreSQL"
+        else:
+            continue
+        item.add_marker(pytest.mark.skip(reason=f"AUTOML_TEST_DIALECT=generic: {reason}"))
 
 
 def _set_conn(conn_id: str, uri: str) -> None:

@@ -74,10 +74,10 @@ def evaluate_auroc(
         raise ValueError("positive_class is required: the label value that counts as positive.")
     cols = _columns(hook, table, schema, target=target_column, score=score_column)
     positive = hook.resolve_label(table, schema, target_column, positive_class)
-    # A catalog lookup, except on SQLite, where it scans the table: there the streaming pass finds
+    # A catalog lookup, except where it scans the table (SQLite): there the streaming pass finds
     # text scores itself and leaves them to the SQL path, which checks first.
-    sqlite = hook.dialect.name == "sqlite"
-    if not sqlite:
+    cheap_check = hook.dialect.cheap_numeric_check
+    if cheap_check:
         hook.check_numeric(table, schema, score_column)
     if method == "auto":
         method = _auroc_method(hook, cols)
@@ -85,9 +85,11 @@ def evaluate_auroc(
         row = _auroc_stream_row(hook, cols, positive)
         if row is not None:
             return m.auroc_from_row(row, table=cols.table, score_column=score_column, positive_class=positive)
-    row = _auroc_ranges_row(hook, table, schema, cols, positive) if sqlite and method == "sql" else None
+    row = (
+        _auroc_ranges_row(hook, table, schema, cols, positive) if hook.dialect.has_rowids and method == "sql" else None
+    )
     if row is None:
-        if sqlite:
+        if not cheap_check:
             hook.check_numeric(table, schema, score_column)
         (row,) = hook.query(m.auroc_query(hook.dialect, cols), [positive])
     if row[0] and not row[5]:  # rows, but none equal the positive class
@@ -117,7 +119,7 @@ def check_score_class(positive_class: Any, score_class: Any, score_column: str) 
 
 def _auroc_method(hook: TrackingHook, cols: m.Columns) -> str:
     """The faster exact method for this table: see ``method`` in :func:`evaluate_auroc`."""
-    if hook.dialect.name == "mysql":
+    if hook.dialect.auroc_grouped_only:
         return "sql"
     ((distinct, scores),) = hook.query(m.ties_sample_query(hook.dialect, cols))
     return "sql" if scores and int(distinct) < TIED_SHARE * int(scores) else "stream"
@@ -160,12 +162,8 @@ def _auroc_ranges_row(
 
 
 def _integer_labels(hook: TrackingHook, conn: Any, cols: m.Columns) -> bool:
-    """Whether PostgreSQL types the label column as an integer (SQLite's declared types bind nothing)."""
-    if hook.dialect.name != "postgresql":
-        return False
-    cur = conn.cursor()
-    cur.execute(f"SELECT {cols.target} FROM {cols.table} WHERE 1 = 0")
-    return cur.description[0][1] in (20, 21, 23)  # int8, int2, int4
+    """Whether the database types the label column as an integer (PostgreSQL; SQLite's declared types bind nothing)."""
+    return hook.dialect.integer_labels(conn, cols.table, cols.target)
 
 
 _END_OF_POSITIVES = object()
@@ -173,8 +171,7 @@ _END_OF_POSITIVES = object()
 
 def _stream_passes(hook: TrackingHook, cols: m.Columns, positive: str) -> Iterator[Any]:
     """The positives' chunks, then ``_END_OF_POSITIVES``, then the negatives' chunks, from one snapshot."""
-    # Values per chunk: 12 bytes each in PostgreSQL's arrays, about 90 as rows of Python objects.
-    chunk_rows = 1 << 18 if hook.dialect.name == "postgresql" else 1 << 16
+    chunk_rows = hook.dialect.stream_chunk_rows
     with hook.read_snapshot() as conn:
         q = m.auroc_stream_queries(hook.dialect, cols, positive, integer_labels=_integer_labels(hook, conn, cols))
         yield from hook.stream_float_column(

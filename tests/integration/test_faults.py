@@ -79,6 +79,7 @@ def _retry(conn_id, schema, model, store) -> dict:
     ).execute(context={})
 
 
+@pytest.mark.dialect_specific("sqlite")  # Python's sqlite3 commits DDL at once unless the dialect begins
 def test_sigkill_mid_write_leaves_the_old_table_and_the_retry_succeeds(db, adult_frames, adult_model, model_store):
     hook, conn_id, schema = _prepare(db, adult_frames, 40_000)
     before = hook.table_names(schema)

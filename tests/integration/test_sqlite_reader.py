@@ -1,4 +1,4 @@
-"""SQLite's text reader (``TrackingHook._sqlite_text_chunks``) gives the frames the cursor path gives."""
+"""SQLite's text reader (``dialects.sqlite.text_chunks``) gives the frames the cursor path gives."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
+from airflow_automl_provider.dialects import sqlite
 from airflow_automl_provider.hooks.tracking import TimeWindow, TrackingHook
 
 pytestmark = pytest.mark.integration
@@ -52,7 +53,7 @@ def typed_table(sqlite_db):
 
 def _chunks(hook, columns, chunk_rows, window=None, cursor_only=False, monkeypatch=None):
     if cursor_only:
-        monkeypatch.setattr(TrackingHook, "_sqlite_text_affinities", lambda *a, **k: None)
+        monkeypatch.setattr(sqlite, "text_affinities", lambda *a, **k: None)
     conn = hook.db_hook.get_conn()
     try:
         return list(hook.iter_chunks(conn, "typed", None, columns, chunk_rows, window))
@@ -66,7 +67,7 @@ def test_text_reader_frames_equal_the_cursor_frames(typed_table, monkeypatch, ch
     hook = typed_table
     conn = hook.db_hook.get_conn()
     try:
-        assert hook._sqlite_text_affinities(conn, "typed", None, columns or COLUMNS) is not None
+        assert sqlite.text_affinities(conn, hook.dialect, "typed", None, columns or COLUMNS) is not None
     finally:
         conn.close()
     text = _chunks(hook, columns, chunk_rows)
@@ -113,7 +114,7 @@ def test_tables_the_text_reader_cannot_read_keep_the_cursor_path(typed_table, dd
         if "VIEW" not in ddl:
             conn.execute("INSERT INTO other (i, t) VALUES (1, 'a'), (2, 'b')")
         conn.commit()
-        assert hook._sqlite_text_affinities(conn, "other", None, ["i", "t"]) is None
+        assert sqlite.text_affinities(conn, hook.dialect, "other", None, ["i", "t"]) is None
     finally:
         conn.close()
     frame = hook.read_frame("other", None, ["i", "t"])
