@@ -15,7 +15,7 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW_CONN_AUTOML_DEFAULT ?= sqlite://$(CURDIR)/.airflow/automl.db
 DEMO_TIME_LIMIT ?= 60
 
-.PHONY: setup demo test lint format constraints benchmark-quality clean distributed-demo airflow
+.PHONY: setup demo test test-generic-dialect lint format constraints benchmark-quality clean distributed-demo airflow
 
 setup: $(STAMP)
 
@@ -52,10 +52,18 @@ demo: $(STAMP) $(AIRFLOW_HOME)/airflow.db
 airflow: $(STAMP) $(AIRFLOW_HOME)/airflow.db
 	$(BIN)/python scripts/airflow_local.py
 
+# The table I/O and AUROC tests again with every test connection forced to the generic SQL dialect, on
+# SQLite and PostgreSQL (tests/conftest.py; docs/deployment.md#databases-one-dialect-each-or-the-generic-one).
+GENERIC_DIALECT_TESTS := tests/integration/test_sql_stores.py tests/integration/test_auroc_methods.py
+
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+	AUTOML_TEST_DIALECT=generic $(BIN)/python -m pytest $(GENERIC_DIALECT_TESTS)
+
+test-generic-dialect: $(STAMP)
+	AUTOML_TEST_DIALECT=generic $(BIN)/python -m pytest $(GENERIC_DIALECT_TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
