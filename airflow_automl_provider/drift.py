@@ -425,6 +425,9 @@ def compute_feature_drift(
             raise ValueError(f"{label}_threshold must be positive, not {bound}")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), not {alpha}")
+    unknown = sorted(set(min_effect or {}) - set(MIN_EFFECT))
+    if unknown:
+        raise ValueError(f"Unknown test(s) {unknown} in min_effect: expected some of {sorted(MIN_EFFECT)}")
     floors = {**MIN_EFFECT, **(min_effect or {})}
     # Same floor as the public psi(): stored bins can be empty in the batch.
     eps = 1e-4
@@ -530,8 +533,10 @@ def share_test(batch_hits: int, batch_rows: int, reference_hits: int, reference_
         return 0.0, 1.0
     difference = batch_hits / batch_rows - reference_hits / reference_rows
     rows = batch_rows + reference_rows
-    pooled = (batch_hits + reference_hits) / rows
-    if min(pooled, 1 - pooled) * min(batch_rows, reference_rows) < MIN_EXPECTED:
+    hits = batch_hits + reference_hits
+    pooled = hits / rows
+    # The smallest expected cell, min(hits, misses) * min(sizes) / rows, compared in integers: exact at the bound.
+    if min(hits, rows - hits) * min(batch_rows, reference_rows) < MIN_EXPECTED * rows:
         table = [[batch_hits, batch_rows - batch_hits], [reference_hits, reference_rows - reference_hits]]
         return difference, min(float(stats.fisher_exact(table).pvalue), 1.0)
     se = math.sqrt(pooled * (1 - pooled) * (1 / batch_rows + 1 / reference_rows))
@@ -577,8 +582,8 @@ def category_test(batch_counts: np.ndarray, reference_counts: np.ndarray) -> tup
     """
     Chi-square test of homogeneity of two count vectors, rare categories pooled.
 
-    Categories whose expected count in the batch is under :data:`MIN_EXPECTED` (the chi-square's
-    usual validity condition) are pooled into one; a pool still under it joins the smallest
+    Categories expected fewer than :data:`MIN_EXPECTED` times in the batch or in the reference (the
+    chi-square's usual validity condition) are pooled into one; a pool still under it joins the smallest
     remaining category. The effect is the total variation distance between the pooled shares.
 
     :return: ``(total variation distance, p_value, categories tested)``.
@@ -591,13 +596,14 @@ def category_test(batch_counts: np.ndarray, reference_counts: np.ndarray) -> tup
     nb, nr = b.sum(), r.sum()
     if nb <= 0 or nr <= 0:
         return 0.0, 1.0, 0
-    expected = (b + r) * nb / (nb + nr)
+    # Expected counts in the smaller of the two samples: the chi-square's condition holds in every cell.
+    expected = (b + r) * min(nb, nr) / (nb + nr)
     rare = expected < MIN_EXPECTED
     groups_b = list(b[~rare])
     groups_r = list(r[~rare])
     if rare.any():
         pooled_b, pooled_r = float(b[rare].sum()), float(r[rare].sum())
-        if groups_b and (pooled_b + pooled_r) * nb / (nb + nr) < MIN_EXPECTED:
+        if groups_b and (pooled_b + pooled_r) * min(nb, nr) / (nb + nr) < MIN_EXPECTED:
             smallest = int(np.argmin(np.asarray(groups_b) + np.asarray(groups_r)))
             groups_b[smallest] += pooled_b
             groups_r[smallest] += pooled_r

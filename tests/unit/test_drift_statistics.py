@@ -370,3 +370,24 @@ def test_weighted_holm_equals_the_re_implementation_on_random_p_values(seed):
     weights = [drift.TEST_WEIGHTS[n] for n in names]
     assert [t["p_value"] for t in tests] == pytest.approx(_weighted_holm_by_hand(p_values, weights), rel=1e-12)
     assert all(t["p_value"] >= t["raw_p_value"] for t in tests)
+
+
+def test_category_test_pools_by_the_smaller_sample():
+    """A category rare in the smaller sample (here the reference) is pooled, whichever side that is."""
+    batch = np.array([500.0, 450.0, 50.0])
+    # The third: expected 48 times in the batch, but 3.9 times in the 80-row reference.
+    reference = np.array([40.0, 38.0, 2.0])
+    effect, p_value, tested = drift.category_test(batch, reference)
+    assert tested == 2  # the rare third joined the smallest remaining category (the second)
+    pooled_b, pooled_r = np.array([500.0, 500.0]), np.array([40.0, 40.0])
+    assert p_value == pytest.approx(stats.chi2_contingency(np.vstack([pooled_b, pooled_r]), correction=False).pvalue)
+    assert effect == pytest.approx(0.0)
+
+
+def test_unknown_test_names_in_min_effect_are_refused():
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]})
+    profile = drift.build_reference_profile(frame, ["x"])
+    with pytest.raises(ValueError, match=r"Unknown test\(s\) \['man_whitney'\] in min_effect"):
+        drift.compute_feature_drift(profile, frame, min_effect={"man_whitney": 0.1})
