@@ -9,6 +9,7 @@ MSSQL, ...) uses it as it is. Values never go through here as text: they are bou
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import uuid
@@ -72,6 +73,8 @@ class Dialect:
     cheap_numeric_check: ClassVar[bool] = True
     #: Whether AUROC should always take the one grouped query (the streaming pass would read row by row).
     auroc_grouped_only: ClassVar[bool] = False
+    #: How a time stored as ISO 8601 text is compared (see ``hooks.tracking.TimeWindow``).
+    text_time_kind: ClassVar[str] = "text"
     #: Values per chunk of :meth:`stream_float_column`.
     stream_chunk_rows: ClassVar[int] = STREAM_CHUNK_ROWS
 
@@ -129,9 +132,6 @@ class Dialect:
     def text_as_time(self, expr: str) -> str:
         """A text column's ISO 8601 value as a timestamp; NULL where the database can tell it is none."""
         return f"CAST({expr} AS TIMESTAMP)"
-
-    #: How a time stored as ISO 8601 text is compared (see ``hooks.tracking.TimeWindow``).
-    text_time_kind: ClassVar[str] = "text"
 
     def placeholders(self, n: int) -> str:
         return ", ".join([self.placeholder] * n)
@@ -323,8 +323,6 @@ class Dialect:
             self.swap_in(cur, staging, table, schema)
         except BaseException:
             if not self.transactional_ddl:  # the new table was committed: nothing else removes it
-                import contextlib
-
                 with contextlib.suppress(Exception):
                     conn.rollback()
                     conn.cursor().execute(f"DROP TABLE IF EXISTS {self.table(staging, schema)}")
