@@ -165,7 +165,7 @@ def decide(performance: Mapping[str, Any], data_drift: Mapping[str, Any] | None,
                 over = f"the mean AUROC {mean:.4f} of the last {days} days" if days > 1 else f"AUROC {auc:.4f}"
                 less = f" less {rules.max_auc_drop}" if rules.max_auc_drop else ""
                 reasons.append(
-                    f"{over} is significantly under the {source} {baseline:.4f}{less}: "
+                    f"{over} is significantly under the baseline {baseline:.4f}{less} ({source}): "
                     f"z = {float(z):.2f}, at or under -{rules.z_bound} (one-sided test)"
                 )
         elif baseline - judged > rules.max_auc_drop:
@@ -196,7 +196,10 @@ def _data_drift_reasons(data_drift: Mapping[str, Any] | None, rules: DriftRules)
         return []
     drifted = data_drift.get("drifted", [])
     names = ", ".join(f["feature"] for f in drifted)
-    head = f"{share:.0%} of the features drifted (more than {rules.max_drifted_share:.0%}): {names}"
+    if rules.max_drifted_share:
+        head = f"{share:.0%} of the features drifted (more than {rules.max_drifted_share:.0%}): {names}"
+    else:
+        head = f"{len(drifted)} feature{'s' if len(drifted) != 1 else ''} drifted ({share:.0%} of them): {names}"
     return [head, *(feature_reason(f) for f in drifted if f.get("value") is not None)]
 
 

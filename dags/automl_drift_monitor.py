@@ -52,10 +52,10 @@ ALERT_BODY = """
 {% set r = REPORT %}
 <h2>Drift detected for model {{ r.model_name }}</h2>
 <p>Batch: {{ params.test_data_table }}, {{ data_interval_start }} to {{ data_interval_end }},
-{{ r.rows }} rows ({{ r.positives }} positive).</p>
-<table>
+{{ '{:,}'.format(r.rows) if r.rows is number else r.rows }} rows ({{ '{:,}'.format(r.positives) if r.positives is number else r.positives }} positive).</p>
+<table border="1" cellpadding="4" cellspacing="0">
 <tr><th align="left">AUROC</th><td>{{ '%.4f' % r.auc if r.auc is not none else 'n/a' }}
-{% if r.auc_high is not none %} ({{ '%.4f' % r.auc_low }} to {{ '%.4f' % r.auc_high }}){% endif %}</td></tr>
+{% if r.auc_high is not none %} (95% interval {{ '%.4f' % r.auc_low }} to {{ '%.4f' % r.auc_high }}){% endif %}</td></tr>
 <tr><th align="left">Threshold</th><td>{{ r.threshold if r.threshold is not none else 'none (the drop under the baseline is judged)' }}</td></tr>
 <tr><th align="left">Baseline ({{ r.baseline_source or 'none recorded' }})</th><td>{{ '%.4f' % r.baseline if r.baseline is not none else 'n/a' }}</td></tr>
 {% if r.z is not none %}<tr><th align="left">z-score against the baseline</th><td>{{ '%.2f' % r.z }} over {{ r.z_days }} day(s)
@@ -65,9 +65,9 @@ ALERT_BODY = """
 <h3>Why</h3>
 <ul>{% for reason in r.reasons %}<li>{{ reason }}</li>{% endfor %}</ul>
 {% if r.drifted %}<h3>Drifted features</h3>
-<table><tr><th>feature</th><th>test</th><th>statistic</th><th>value</th><th>minimum</th><th>p-value (Holm)</th><th>level</th><th>PSI</th></tr>
+<table border="1" cellpadding="4" cellspacing="0"><tr><th>feature</th><th>test</th><th>statistic</th><th>value</th><th>minimum</th><th>p-value (Holm)</th><th>level</th><th>PSI</th></tr>
 {% for f in r.drifted %}<tr><td>{{ f.feature }}</td><td>{{ f.test }}</td><td>{{ f.statistic }}</td><td>{{ '%.4f' % f.value }}</td>
-<td>{{ f.threshold }}</td><td>{{ '%.3g' % f.p_value if f.p_value is not none else '' }}</td><td>{{ f.alpha }}</td>
+<td>{{ f.threshold }}</td><td>{{ '%.2g' % f.p_value if f.p_value is not none else '' }}</td><td>{{ f.alpha }}</td>
 <td>{{ '%.4f' % f.psi }}</td></tr>{% endfor %}</table>{% endif %}
 {% if r.unreadable_time_rows %}<p>{{ r.unreadable_time_rows }} rows of {{ params.test_data_table }} have a
 {{ params.time_column }} that does not read as a time: no day's batch holds them.</p>{% endif %}

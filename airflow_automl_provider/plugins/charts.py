@@ -364,10 +364,10 @@ def drift_heatmap(cells: Mapping[tuple[str, date], Cell], *, chart_id: str = "dr
             colorscale=[[0.0, "#f7fbff"], [0.5, "#fdae61"], [1.0, "#a50026"]],
             xgap=1,
             ygap=1,
-            colorbar={"title": {"text": "value /<br>threshold"}, "tickvals": [0, 1, 2], "ticktext": ["0", "1", "2+"]},
+            colorbar={"title": {"text": "value /<br>minimum"}, "tickvals": [0, 1, 2], "ticktext": ["0", "1", "2+"]},
             hovertemplate=(
-                "<b>%{y}</b> on %{x}<br>value %{customdata[0]}<br>threshold %{customdata[1]}<br>"
-                "value / threshold %{z:.2f}<br>%{customdata[2]}<extra></extra>"
+                "<b>%{y}</b> on %{x}<br>value %{customdata[0]}<br>minimum %{customdata[1]}<br>"
+                "value / minimum %{z:.2f}<br>%{customdata[2]}<extra></extra>"
             ),
             meta={"kind": "heatmap"},
         )

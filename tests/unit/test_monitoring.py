@@ -125,8 +125,10 @@ def test_a_significant_drop_alerts_naming_the_baseline_the_window_and_the_bound(
     assert not decide({**base, "auc": 0.905, "days": days[:1]}, NO_DATA_DRIFT, rules).alert
     d = decide({**base, "auc": 0.904, "days": days}, NO_DATA_DRIFT, rules)
     assert d.alert and d.status == "drift"
-    assert d.reasons[0].startswith("the mean AUROC 0.9050 of the last 3 days is significantly under the test AUROC")
-    assert "gluon_test 0.9260" in d.reasons[0] and "at or under -2.326" in d.reasons[0]
+    assert d.reasons[0].startswith(
+        "the mean AUROC 0.9050 of the last 3 days is significantly under the baseline 0.9260"
+    )
+    assert "(test AUROC on gluon_test)" in d.reasons[0] and "at or under -2.326" in d.reasons[0]
 
 
 def test_data_drift_reasons_name_the_test_its_value_and_bounds():
@@ -141,6 +143,6 @@ def test_data_drift_reasons_name_the_test_its_value_and_bounds():
     }
     d = decide(GOOD, {"drifted_share": 1 / 14, "drifted": [drifted]}, DriftRules())
     assert d.alert and d.reasons == [
-        "7% of the features drifted (more than 0%): age",
+        "1 feature drifted (7% of them): age",
         "age: mann_whitney (rank_effect 0.0512, at least 0.02; Holm-adjusted p-value 1.2e-07, at most 0.02)",
     ]

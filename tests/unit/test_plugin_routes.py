@@ -663,7 +663,9 @@ def test_mail_message_is_shown_escaped_and_without_scripts(client, token, mail_d
     assert page.status_code == 200, page.text
     dom = Dom(page.text)
     (frame,) = dom.find("iframe", "mail-body")
-    assert frame["sandbox"] == ""  # no scripts, no same-origin access
+    # No scripts, no same-origin access; links may only open a new tab, outside the frame and its CSP.
+    assert frame["sandbox"] == "allow-popups allow-popups-to-escape-sandbox"
+    assert frame["srcdoc"].startswith('<base target="_blank">')
     assert "<h1>Drift</h1>" in frame["srcdoc"] and "AUROC 0.9012" in frame["srcdoc"]
     assert "<script>parent.stolen" not in page.text.replace(frame["srcdoc"], "")  # only inside the srcdoc
     assert "&lt;script&gt;parent.stolen" in page.text
