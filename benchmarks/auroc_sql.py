@@ -68,8 +68,8 @@ def worker(way: str, db: str, n: int, precision: str, target: str) -> None:
         del full, rounded
         out = c.measure(lambda: {"auc": float(roc_auc_score(label == 1, s))})
     elif way in OURS:
+        from airflow_automl_provider.evaluation.auroc import evaluate_auroc
         from airflow_automl_provider.hooks.tracking import TrackingHook
-        from airflow_automl_provider.operators.evaluation import evaluate_auroc
 
         conn_id = f"bench_{db}"
         c.set_conn(conn_id, c.sqlite_uri(Path(target)) if db == "sqlite" else c.PG_DSN)

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
+from airflow_automl_provider.evaluation import auroc
+from airflow_automl_provider.evaluation.auroc import evaluate_auroc
+from airflow_automl_provider.evaluation.measures import EvaluationError
 from airflow_automl_provider.hooks.tracking import RangesUnavailable, TrackingHook
-from airflow_automl_provider.metrics import EvaluationError
-from airflow_automl_provider.operators import evaluation
-from airflow_automl_provider.operators.evaluation import evaluate_auroc
 
 pytestmark = pytest.mark.integration
 
@@ -50,17 +50,17 @@ def test_every_method_equals_sklearn(scored_tables, method, table, label, positi
 
 def test_auto_streams_distinct_scores_and_groups_tied_ones(scored_tables):
     conn_id, schema, hook, _ = scored_tables
-    cols = evaluation._columns(hook, "auc_full", schema, target="label", score="p")
-    tied = evaluation._columns(hook, "auc_tied", schema, target="label", score="p")
+    cols = auroc.resolve_columns(hook, "auc_full", schema, target="label", score="p")
+    tied = auroc.resolve_columns(hook, "auc_tied", schema, target="label", score="p")
     # MySQL groups both; SQLite and PostgreSQL group ties only.
     expected = {"sqlite": ("stream", "sql"), "mysql": ("sql", "sql"), "postgresql": ("stream", "sql")}
-    got = (evaluation._auroc_method(hook, cols), evaluation._auroc_method(hook, tied))
+    got = (auroc.choose_method(hook, cols), auroc.choose_method(hook, tied))
     assert got == expected[hook.dialect.name]
 
 
 def test_too_many_positives_to_hold_fall_back_to_sql(scored_tables, monkeypatch):
     conn_id, schema, hook, tables = scored_tables
-    monkeypatch.setattr(evaluation, "MAX_STREAM_POSITIVES", 100)
+    monkeypatch.setattr(auroc, "MAX_STREAM_POSITIVES", 100)
     y, s = tables["full"]
     got = evaluate_auroc(hook, "auc_full", "label", " >50K", "p", schema, method="stream")
     assert got["auc"] == pytest.approx(skm.roc_auc_score(y, s), abs=1e-9)
@@ -106,7 +106,7 @@ def test_unknown_method_is_refused(scored_tables):
 )
 def test_every_path_raises_the_same_errors(bad_scores, monkeypatch, method, table, positive, error, message):
     conn_id, schema, hook = bad_scores
-    monkeypatch.setattr(evaluation, "RANGE_ROWS", 2)  # SQLite: several ranges even of 4 rows
+    monkeypatch.setattr(auroc, "RANGE_ROWS", 2)  # SQLite: several ranges even of 4 rows
     with pytest.raises(error, match=message):
         evaluate_auroc(hook, table, "label", positive, "p", schema, method=method)
 
@@ -137,7 +137,7 @@ def test_a_view_streams_through_a_cursor_on_postgres(postgres_schema):
 @pytest.fixture
 def sqlite_scores(sqlite_db, monkeypatch):
     """(hook, y, s) of a SQLite table of 5,000 tied scores, read in ranges of 700 rowids."""
-    monkeypatch.setattr(evaluation, "RANGE_ROWS", 700)
+    monkeypatch.setattr(auroc, "RANGE_ROWS", 700)
     hook = TrackingHook(conn_id="automl_sqlite")
     y, s = _scores(5, 5000, 0.3, 2)
     hook.replace_with_frame("auc_ranges", pd.DataFrame({"label": np.where(y == 1, "yes", "no"), "code": y, "p": s}))
@@ -234,7 +234,7 @@ def test_sqlite_ranges_with_too_many_scores_or_a_failure_fall_back_to_one_query(
     hook, y, _ = sqlite_scores
     full = np.random.default_rng(6).random(len(y))
     hook.replace_with_frame("auc_ranges_full", pd.DataFrame({"label": y, "p": full}))
-    monkeypatch.setattr(evaluation, "MAX_RANGE_GROUPS", 100)
+    monkeypatch.setattr(auroc, "MAX_RANGE_GROUPS", 100)
     parts = _spy_ranges(hook, monkeypatch)
     got = evaluate_auroc(hook, "auc_ranges_full", "label", "1", "p", method="sql")
     assert got["auc"] == pytest.approx(skm.roc_auc_score(y, full), abs=1e-12)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from airflow_automl_provider.evaluation.measures import EvaluationError
 from airflow_automl_provider.hooks.tracking import MissingColumnError, TableNotFoundError, TrackingHook
-from airflow_automl_provider.metrics import EvaluationError
 from airflow_automl_provider.operators.autogluon import AutoGluonPredictOperator, AutoGluonTrainOperator
 from airflow_automl_provider.operators.evaluation import AUROCEvaluationOperator
 from airflow_automl_provider.sql import InvalidIdentifierError

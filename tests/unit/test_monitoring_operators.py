@@ -104,8 +104,8 @@ def test_the_monitor_never_goes_silent_on_labels(monkeypatch, tmp_path):
     from airflow.sdk.exceptions import AirflowFailException
     from sklearn.metrics import roc_auc_score
 
+    from airflow_automl_provider.evaluation.measures import EvaluationError
     from airflow_automl_provider.hooks.tracking import TrackingHook
-    from airflow_automl_provider.metrics import EvaluationError
 
     monkeypatch.setenv("AIRFLOW_CONN_AUTOML_MON", f"sqlite://{tmp_path}/m.db")
     y, p = [0.0, 1.0, 1.0, 0.0, 1.0, 0.0], [0.2, 0.9, 0.4, 0.5, 0.8, 0.1]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from airflow_automl_provider import metrics as m
+from airflow_automl_provider.evaluation import measures as m
 from airflow_automl_provider.sql import SqlDialect
 
 pytestmark = pytest.mark.unit
