@@ -30,9 +30,9 @@ def ui_url(path: str, **query: Any) -> str:
     The URL that opens the AutoML page ``path`` (``/models/<name>``, ``/monitoring``, ...) inside the Airflow UI,
     under the API server's ``[api] base_url`` (a path relative to the UI's origin when that is not set).
     """
-    from airflow.sdk import conf
+    from airflow_automl_provider.config import api_base_url
 
-    base_url = (conf.get("api", "base_url", fallback="") or "").rstrip("/")
+    base_url = api_base_url()
     base_path = urlsplit(base_url).path.rstrip("/")  # where the app is mounted, for the frame's own URL
     params = {k: v for k, v in query.items() if v}
     frame = f"{base_path}{UI_PREFIX}{path}" + (f"?{urlencode(params)}" if params else "")

@@ -31,9 +31,9 @@ from datetime import timedelta
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import BranchPythonOperator
-from airflow.sdk import DAG, CronTriggerTimetable, Param, XComArg, conf
+from airflow.sdk import DAG, CronTriggerTimetable, Param, XComArg
 
-from airflow_automl_provider.config import conn_id_param
+from airflow_automl_provider.config import conn_id_param, drift_timezone, owner_email
 from airflow_automl_provider.drift import DEFAULT_ALPHA
 from airflow_automl_provider.monitoring import SIGNIFICANCES, DriftRules, choose_branch
 from airflow_automl_provider.operators.autogluon import AutoGluonPredictOperator
@@ -46,7 +46,7 @@ REPORT = "ti.xcom_pull(task_ids='decide', key='report')"
 BATCH = "automl_drift_batch"
 # The schedule's timezone, read from the [automl] config section when the file is parsed (env
 # AIRFLOW__AUTOML__DRIFT_TIMEZONE): no Variable, so no metadata database round trip at every parse.
-TIMEZONE = conf.get("automl", "drift_timezone", fallback="UTC") or "UTC"
+TIMEZONE = drift_timezone()
 
 ALERT_BODY = """
 {% set r = REPORT %}
@@ -74,7 +74,7 @@ ALERT_BODY = """
 <p><a href="{{ r.run_url }}">Open the run in Airflow</a></p>
 """.replace("REPORT", REPORT)
 
-OWNER_EMAIL = conf.get("automl", "owner_email", fallback="")
+OWNER_EMAIL = owner_email()
 
 
 with DAG(

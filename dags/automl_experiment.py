@@ -9,10 +9,10 @@ the DAG from the UI; the form is built from ``params``. The tasks mirror Treasur
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, Param, conf
+from airflow.sdk import DAG, Param
 
 from airflow_automl_provider.assets import AUTOML_EXPERIMENT_MODEL
-from airflow_automl_provider.config import conn_id_param
+from airflow_automl_provider.config import conn_id_param, owner_email, train_pool, train_queue, train_task_mem
 from airflow_automl_provider.hooks.model_store import run_tag, safe_model_name
 from airflow_automl_provider.operators.autogluon import AutoGluonPredictOperator, AutoGluonTrainOperator
 from airflow_automl_provider.operators.evaluation import EvaluateModelOperator
@@ -33,9 +33,9 @@ TRAINED = "ti.xcom_pull(task_ids='train')"
 # Empty (the default): the executor's default queue and Airflow's `default_pool`, so a fresh Airflow runs
 # `train` as it is. A pool named here must exist first (`airflow pools set NAME SLOTS DESCRIPTION`): a task
 # whose pool is missing is never scheduled, and only the scheduler's log says why.
-TRAIN_QUEUE = conf.get("automl", "train_queue", fallback="") or None
-TRAIN_POOL = conf.get("automl", "train_pool", fallback="") or None
-TRAIN_TASK_MEM = conf.get("automl", "train_task_mem", fallback="")
+TRAIN_QUEUE = train_queue()
+TRAIN_POOL = train_pool()
+TRAIN_TASK_MEM = train_task_mem()
 
 
 def train_executor_config(task_mem: str) -> dict:
@@ -56,7 +56,7 @@ def train_executor_config(task_mem: str) -> dict:
 # Each run predicts into a table of its own (its run id's hash), which the evaluation checks it wrote.
 PREDICTED = "{{ params.test_data_table }}_predicted_{{ run_id | run_tag }}"
 
-OWNER_EMAIL = conf.get("automl", "owner_email", fallback="")
+OWNER_EMAIL = owner_email()
 
 
 with DAG(

@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook, ObjectStoragePath
 
+from airflow_automl_provider import config
+from airflow_automl_provider.config import default_store_uri as default_store_uri  # re-exported: imported from here
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -75,11 +78,6 @@ def run_tag(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
-def default_store_uri() -> str:
-    home = os.path.expanduser(os.environ.get("AIRFLOW_HOME", "~/airflow"))
-    return "file://" + os.path.abspath(os.path.join(home, "automl_models"))
-
-
 def _sha256(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -115,12 +113,10 @@ class ModelStoreHook(BaseHook):
 
     @property
     def base(self) -> ObjectStoragePath:
-        from airflow.sdk import conf
-
-        uri = self._base_uri or conf.get("automl", "model_store", fallback="") or default_store_uri()
+        uri = self._base_uri or config.model_store()
         if "://" not in uri:
             uri = "file://" + os.path.abspath(os.path.expanduser(uri))
-        conn_id = self._conn_id or conf.get("automl", "model_store_conn_id", fallback="") or None
+        conn_id = self._conn_id or config.model_store_conn_id()
         return ObjectStoragePath(uri, conn_id=conn_id) if conn_id else ObjectStoragePath(uri)
 
     @property

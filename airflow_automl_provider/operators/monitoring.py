@@ -38,16 +38,15 @@ class TriggeredDagRunLink(BaseOperatorLink):
     name = "Triggered DAG"
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
-        from airflow.sdk import conf
         from airflow.sdk.execution_time.xcom import XCom
 
+        from airflow_automl_provider.config import api_base_url
         from airflow_automl_provider.monitoring import run_link
 
         run_id = XCom.get_value(ti_key=ti_key, key=XCOM_RUN_ID)
         if not run_id:
             return ""
-        base_url = conf.get("api", "base_url", fallback="") or "http://localhost:8080"
-        return run_link(base_url, operator.trigger_dag_id, run_id)
+        return run_link(api_base_url(absolute=True), operator.trigger_dag_id, run_id)
 
 
 class RetrainOperator(BaseOperator):
