@@ -1,8 +1,8 @@
 """
-The drift monitor's decision: pure functions from the day's measurements to "alert" or "no drift".
+The drift monitor's rules: pure functions from the day's measurements to "alert" or "no drift".
 
-Kept apart from the operators so the rules are tested without Airflow, and so the DAG's
-``BranchPythonOperator`` callable stays light (no heavy imports at parse or run time).
+Kept apart from the operators so the rules are tested without Airflow, and free of heavy imports:
+the DAG file imports them at parse time (through :mod:`.branch`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -55,6 +54,8 @@ class DriftRules:
 
 @dataclass
 class Decision:
+    """What :func:`decide` concluded: whether to alert, the status recorded, and why."""
+
     alert: bool
     status: str
     reasons: list[str] = field(default_factory=list)
@@ -203,66 +204,6 @@ def _data_drift_reasons(data_drift: Mapping[str, Any] | None, rules: DriftRules)
     return [head, *(feature_reason(f) for f in drifted if f.get("value") is not None)]
 
 
-def run_link(base_url: str, dag_id: str, run_id: str) -> str:
-    """Link to a DAG run in the Airflow 3 UI."""
-    return f"{base_url.rstrip('/')}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
-
-
-def choose_branch(ti: Any, params: Mapping[str, Any], dag_run: Any, **_: Any) -> list[str]:
-    """
-    The monitor DAG's ``BranchPythonOperator`` callable: push the day's report, return the task ids to follow.
-
-    Reads the XComs of ``performance``, ``data_drift`` and ``select_model``.
-    """
-    from airflow.sdk import conf
-
-    performance = ti.xcom_pull(task_ids="performance") or {}
-    data_drift = ti.xcom_pull(task_ids="data_drift") or {}
-    model = ti.xcom_pull(task_ids="select_model") or {}
-    predicted = ti.xcom_pull(task_ids="predict") or {}
-    rules = rules_from_params(params)
-    decision = decide(performance, data_drift, rules)
-    judged = rules.significance == "sequential" and performance.get("status") == "ok"
-    figures = sequential_figures(performance, rules) if judged else {}
-    base_url = conf.get("api", "base_url", fallback="") or "http://localhost:8080"
-    report = {
-        "model_name": model.get("model_name"),
-        "auroc": performance.get("auc"),
-        "pr_auc": performance.get("pr_auc"),
-        "status": decision.status,
-        "alert": decision.alert,
-        "reasons": decision.reasons,
-        "auc": performance.get("auc"),
-        "auc_low": performance.get("auc_low"),
-        "auc_high": performance.get("auc_high"),
-        "rows": performance.get("rows"),
-        "positives": performance.get("positives"),
-        "threshold": rules.auc_threshold,
-        "baseline": performance.get("baseline"),
-        "baseline_source": performance.get("baseline_source"),
-        "baseline_variance": performance.get("baseline_variance"),
-        # The sequential rule's figures; the next runs read auc and auc_null_variance back.
-        "auc_null_variance": performance.get("auc_null_variance"),
-        "z": figures.get("z"),
-        "z_days": figures.get("z_days"),
-        "window_auc": figures.get("window_auc"),
-        "z_bound": rules.z_bound if rules.significance == "sequential" else None,
-        "max_auc_drop": rules.max_auc_drop,
-        "significance": rules.significance,
-        "drifted": data_drift.get("drifted", []),
-        "drift_method": data_drift.get("method"),
-        "drift_alpha": data_drift.get("alpha"),
-        "drifted_share": data_drift.get("drifted_share"),
-        "run_url": run_link(base_url, ti.dag_id, ti.run_id),
-        # Rows of the monitored table whose time did not read as one: in no day's batch.
-        "unreadable_time_rows": predicted.get("unreadable_time_rows"),
-    }
-    ti.xcom_push(key="report", value=report)
-    if not decision.alert:
-        return ["record_evaluation", "no_drift"]
-    return ["record_evaluation", "alert", *(["retrain"] if params.get("retrain") else [])]
-
-
 def rules_from_params(params: Mapping[str, Any]) -> DriftRules:
     """The rules from the monitor DAG's params; a param left out or empty takes :class:`DriftRules`' default."""
     defaults = DriftRules()
@@ -282,3 +223,18 @@ def rules_from_params(params: Mapping[str, Any]) -> DriftRules:
 
 def _optional_float(value: Any) -> float | None:
     return None if value in (None, "", "None") else float(value)
+
+
+def consecutive_below(history: Sequence[float | None], threshold: float) -> int:
+    """
+    How many of the most recent values are below ``threshold`` in a row.
+
+    :param history: values, oldest first; ``None`` (no measure that day) ends the run, as does NaN.
+    :param threshold: the bound; a value equal to it is not below.
+    """
+    run = 0
+    for value in reversed(history):
+        if value is None or not value < threshold:
+            break
+        run += 1
+    return run

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_automl_provider.monitoring import DriftRules, decide, run_link
+from airflow_automl_provider.monitoring.branch import run_link
+from airflow_automl_provider.monitoring.rules import DriftRules, decide
 
 pytestmark = pytest.mark.unit
 
@@ -92,7 +93,7 @@ def test_performance_statistics_by_hand():
     """One day: the logit z-score by the delta method; three days: the window's mean, the baseline's variance once."""
     import math
 
-    from airflow_automl_provider.monitoring import performance_statistics
+    from airflow_automl_provider.monitoring.rules import performance_statistics
 
     rules = DriftRules()
     logit = lambda p: math.log(p / (1 - p))  # noqa: E731
