@@ -240,7 +240,21 @@ with DAG(
         method="{{ params.drift_method }}",
         alpha="{{ params.drift_alpha }}",
     )
-    decide = BranchPythonOperator(task_id="decide", python_callable=choose_branch)
+    decide = BranchPythonOperator(
+        task_id="decide",
+        python_callable=choose_branch,
+        # The tasks whose XComs it reads and those it may follow; rename them here too.
+        op_kwargs={
+            "performance_task_id": performance.task_id,
+            "data_drift_task_id": data_drift.task_id,
+            "model_task_id": select_model.task_id,
+            "predict_task_id": predict.task_id,
+            "record_task_id": "record_evaluation",
+            "alert_task_id": "alert",
+            "retrain_task_id": "retrain",
+            "no_drift_task_id": "no_drift",
+        },
+    )
     # Recorded with the day's decision (status ok, drift or insufficient_data, and the reasons).
     record_evaluation = RecordEvaluationOperator(
         task_id="record_evaluation",
