@@ -295,6 +295,8 @@ class ModelStoreHook(BaseHook):
         local = source.path if self.is_local else _cached_copy(source, expected)
         for rel, digest in expected.items():
             if _sha256(os.path.join(local, rel)) != digest:
+                if not self.is_local:  # a bad copy is not kept: the next load copies the store's files again
+                    shutil.rmtree(local, ignore_errors=True)
                 raise ModelIntegrityError(
                     f"File {rel!r} of model {manifest['model_name']!r} does not match its checksum in the "
                     "manifest (it was changed after saving); refusing to load it."
@@ -338,7 +340,8 @@ def _cached_copy(source: ObjectStoragePath, files: dict[str, str]) -> str:
     """
     A local copy of a remote model's files: one per saved version (named by the checksums of its files),
     reused by later loads instead of a new temporary copy each time. The copy is made in a folder of its
-    own and renamed into place whole; the caller verifies every file's checksum before use. At most
+    own and renamed into place whole (a copy that fails half-way is removed); the caller verifies every file's
+    checksum before use and removes a copy that does not match. At most
     :data:`REMOTE_CACHE_ENTRIES` copies are kept, the least recently used removed first.
     """
     root = cache_dir()
