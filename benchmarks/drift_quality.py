@@ -1114,7 +1114,12 @@ def run(args, tmp: Path) -> None:
     else:
         package_path, package_rev = ROOT, c.git_head()
     use_package(package_path)
-    from airflow_automl_provider import drift, monitoring
+    from airflow_automl_provider import monitoring
+
+    try:  # issue 18 may move drift.py into the monitoring package
+        from airflow_automl_provider.monitoring import statistics as drift
+    except ImportError:
+        from airflow_automl_provider import drift
 
     print(f"airflow_automl_provider from {Path(drift.__file__).parent} ({package_rev})", flush=True)
 
