@@ -6,6 +6,7 @@ Values never go through here: they are always bound as parameters (``Dialect.pla
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +68,57 @@ def split_table_name(table: str, schema: str | None = None) -> tuple[str | None,
 
         check_schema(validate_name(schema, "schema"))
     return (schema or None), table
+
+
+@dataclass(frozen=True)
+class TableRef:
+    """
+    A table named once and validated once: ``schema`` (None: the connection's default) and ``name``.
+
+    Build it with :meth:`parse` from what users give (``table`` or ``schema.table``, and a separate
+    ``schema``); the hooks and dialects then pass it on as one value and quote it with
+    :meth:`..dialects.base.Dialect.table`, never splitting it again. Constructing one directly validates it
+    too, so no unvalidated name travels as a ``TableRef``.
+
+    :param schema: the schema (a MySQL database, an attached SQLite database); empty or None: the default.
+    :param name: the table's name.
+    """
+
+    schema: str | None
+    name: str
+
+    def __post_init__(self) -> None:
+        validate_name(self.name, "table")
+        if self.schema:
+            from airflow_automl_provider.config import check_schema
+
+            check_schema(validate_name(self.schema, "schema"))
+        else:  # "" and None both mean the connection's default schema
+            object.__setattr__(self, "schema", None)
+
+    @classmethod
+    def parse(cls, table: str | TableRef, schema: str | None = None) -> TableRef:
+        """
+        The reference of ``table`` (``table`` or ``schema.table``) in ``schema``, with the rules of
+        :func:`split_table_name`; a ``TableRef`` is returned as it is (a different ``schema`` is refused).
+
+        :param table: the table, ``table`` or ``schema.table``, or a ``TableRef``.
+        :param schema: schema of ``table`` when it is not qualified; empty: the connection's default.
+        """
+        if isinstance(table, TableRef):
+            if schema and table.schema and schema != table.schema:
+                raise InvalidIdentifierError(
+                    f"Table {str(table)!r} names schema {table.schema!r} but schema {schema!r} was also given."
+                )
+            return table if table.schema or not schema else cls(schema, table.name)
+        return cls(*split_table_name(table, schema))
+
+    def __str__(self) -> str:
+        return f"{self.schema}.{self.name}" if self.schema else self.name
+
+    def sibling(self, name: str) -> TableRef:
+        """Another table in the same schema (a tracking table beside a prediction table, say)."""
+        return TableRef(self.schema, name)
 
 
 def SqlDialect(name: str, placeholder: str = "?") -> Dialect:  # noqa: N802 (the name callers import)

@@ -15,7 +15,7 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_automl_provider.sql import split_table_name, validate_column, validate_name
+from airflow_automl_provider.sql import TableRef, split_table_name, validate_column, validate_name
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
@@ -100,9 +100,10 @@ class Dialect:
         validate_column(name)
         return f"{self.quote_char}{name}{self.quote_char}"
 
-    def table(self, table: str, schema: str | None = None) -> str:
-        """Validated, quoted and optionally schema-qualified table name."""
-        schema, table = split_table_name(table, schema)
+    def table(self, table: str | TableRef, schema: str | None = None) -> str:
+        """Validated, quoted and optionally schema-qualified table name (a :class:`..sql.TableRef` is valid already)."""
+        ref = TableRef.parse(table, schema)
+        schema, table = ref.schema, ref.name
         q = self.quote_char
         return f"{q}{schema}{q}.{q}{table}{q}" if schema else f"{q}{table}{q}"
 
