@@ -219,7 +219,7 @@ def week(conn_id: str, days: int, drift_from: int, threshold: float | None, log_
     from aiosmtpd.controller import Controller
 
     from airflow_automl_provider.hooks.tracking import TrackingHook
-    from airflow_automl_provider.sql import timestamp_value
+    from airflow_automl_provider.schemas import DRIFT_RESULTS, EVAL_RESULTS
 
     daily, runs = simulate_days(generate(days * 1500, seed=3), start="2026-11-01", days=days, drift_from=drift_from)
     hook = TrackingHook(conn_id=conn_id)
@@ -261,18 +261,23 @@ def week(conn_id: str, days: int, drift_from: int, threshold: float | None, log_
                     raise SystemExit(f"automl_drift_monitor failed for {day}: see {log_path}")
                 # This day's run (its logical date), not the newest row: the table may hold other runs'
                 # (make airflow's, say) recorded later.
-                (auroc, status, run_id) = hook.query(
-                    "SELECT auroc, status, run_id FROM automl_eval_results WHERE dag_id = 'automl_drift_monitor' "
-                    f"AND session_time = {hook.dialect.placeholder} ORDER BY run_id DESC LIMIT 1",
-                    [timestamp_value(hook.dialect, day.to_pydatetime())],
+                (auroc, status, run_id) = hook.tracking_rows(
+                    EVAL_RESULTS,
+                    ["auroc", "status", "run_id"],
+                    [("dag_id", "=", "automl_drift_monitor"), ("session_time", "=", day.to_pydatetime())],
+                    order_by="run_id",
+                    descending=True,
+                    limit=1,
                 )[0]
                 auroc = float("nan") if auroc is None else auroc
                 drifted = [
                     f"{feature} ({statistic} {value:.3f})"
-                    for feature, statistic, value, flag in hook.query(
-                        "SELECT feature, statistic, value, drifted FROM automl_drift_results "
-                        f"WHERE run_id = {hook.dialect.placeholder}",
-                        [run_id],
+                    for feature, statistic, value, flag in hook.tracking_rows(
+                        DRIFT_RESULTS,
+                        ["feature", "statistic", "value", "drifted"],
+                        [("run_id", "=", run_id)],
+                        order_by="feature",
+                        limit=10_000,
                     )
                     if flag
                 ]

@@ -60,16 +60,10 @@ class SelectModelOperator(BaseOperator):
         name = self.model_name or None
         if not name:
             hook = TrackingHook(conn_id=self.conn_id)
-            d = hook.dialect
-            table = d.table(EXPERIMENTS.name, self.schema or None)
-            # NULLs sort first in PostgreSQL's DESC order, last elsewhere: leave them out.
-            rows = hook.query(
-                f"SELECT {d.quote('model_name')} FROM {table} WHERE {d.quote('session_time')} IS NOT NULL "
-                f"ORDER BY {d.quote('session_time')} DESC, {d.quote('model_name')} DESC LIMIT 1"
-            )
-            if not rows:
+            name = hook.newest_model(self.schema or None)
+            if not name:
+                table = hook.dialect.table(EXPERIMENTS.name, self.schema or None)
                 raise ValueError(f"No model_name given and no experiment recorded in {table}: train a model first.")
-            name = rows[0][0]
         manifest = ModelStoreHook(base_uri=self.model_store or None).manifest(name)
         self.log.info("Monitoring model %s", name)
         tested = self._test_evaluation(name)
@@ -97,42 +91,11 @@ class SelectModelOperator(BaseOperator):
         and the prediction table it was computed on, if that is recorded too.
         """
         from airflow_automl_provider.hooks.tracking import TrackingHook
-        from airflow_automl_provider.schemas import EVAL_RESULTS, EXPERIMENTS, PREDICTIONS
 
-        hook = TrackingHook(conn_id=self.conn_id)
-        schema = self.schema or None
-        tables = hook.table_names(schema)
-        if not {EXPERIMENTS.name, EVAL_RESULTS.name} <= tables:
+        found = TrackingHook(conn_id=self.conn_id).experiment_evaluation(model_name, self.schema or None)
+        if found is None:
             return None
-        d = hook.dialect
-        e, r = d.table(EXPERIMENTS.name, schema), d.table(EVAL_RESULTS.name, schema)
-        q = d.quote
-        rows = hook.query(
-            f"SELECT r.{q('test_table')}, r.{q('auroc')}, r.{q('dag_id')}, r.{q('run_id')} FROM {r} r "
-            f"JOIN {e} e ON e.{q('dag_id')} = r.{q('dag_id')} AND e.{q('run_id')} = r.{q('run_id')} "
-            f"AND e.{q('model_name')} = r.{q('model_name')} WHERE e.{q('model_name')} = {d.placeholder} "
-            f"ORDER BY CASE WHEN e.{q('session_time')} IS NULL THEN 1 ELSE 0 END, e.{q('session_time')} DESC, "
-            f"r.{q('test_table')} LIMIT 1",
-            [model_name],
-        )
-        if not rows:
-            return None
-        test_table, auroc, dag_id, run_id = rows[0]
-        predictions = None
-        if PREDICTIONS.name in tables:
-            p = d.table(PREDICTIONS.name, schema)
-            found = hook.query(
-                f"SELECT {q('output_table')} FROM {p} WHERE {q('dag_id')} = {d.placeholder} "
-                f"AND {q('run_id')} = {d.placeholder} AND {q('model_name')} = {d.placeholder} "
-                f"ORDER BY {q('output_table')} LIMIT 1",
-                [dag_id, run_id, model_name],
-            )
-            predictions = found[0][0] if found else None
-        return {
-            "test_table": test_table,
-            "auroc": None if auroc is None else float(auroc),
-            "predictions": predictions,
-        }
+        return {key: found[key] for key in ("test_table", "auroc", "predictions")}
 
 
 class PerformanceDriftOperator(BaseOperator):
@@ -360,19 +323,15 @@ class PerformanceDriftOperator(BaseOperator):
 
     def _history(self, hook: TrackingHook, schema: str | None, context: Context, column: str, limit: int) -> list:
         """A column of this model's earlier evaluations of ``test_table``, newest first."""
-        from airflow_automl_provider.schemas import EVAL_RESULTS
-        from airflow_automl_provider.sql import timestamp_value
-
-        d = hook.dialect
-        ph = d.placeholder
-        table = d.table(EVAL_RESULTS.name, schema)
-        rows = hook.query(
-            f"SELECT {d.quote(column)} FROM {table} WHERE {d.quote('model_name')} = {ph} "
-            f"AND {d.quote('test_table')} = {ph} AND {d.quote('run_id')} <> {ph} "
-            f"AND {d.quote('session_time')} < {ph} ORDER BY {d.quote('session_time')} DESC LIMIT {int(limit)}",
-            [self.model_name, self.test_table, context["ti"].run_id, timestamp_value(d, session_time(context))],
+        return hook.evaluation_history(
+            self.model_name,
+            self.test_table,
+            column,
+            before=session_time(context),
+            other_than_run=context["ti"].run_id,
+            limit=limit,
+            schema=schema,
         )
-        return [r[0] for r in rows]
 
     def _consecutive_below(
         self, hook: TrackingHook, schema: str | None, context: Context, auc: float, threshold: float

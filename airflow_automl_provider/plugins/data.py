@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_automl_provider.constants import DEFAULT_CONN_ID
 from airflow_automl_provider.hooks.tracking import TableNotFoundError, TrackingHook
 from airflow_automl_provider.schemas import DRIFT_RESULTS, EVAL_RESULTS, EXPERIMENTS, TableSchema
-from airflow_automl_provider.sql import timestamp_value, validate_name
+from airflow_automl_provider.sql import validate_name
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -209,31 +209,11 @@ class TrackingReader:
         cols = self.columns(table)
         if cols is None:
             return None
-        d = self.hook.dialect
-        clauses, params = [], []
         if self.dag_ids is not None:  # only the rows of DAGs the user may read
             where = [("dag_id", "in", self.dag_ids), *where]
-        for column, op, value in where:
-            if op == "in":
-                values = list(value)
-                if not values:
-                    return []
-                clauses.append(f"{d.quote(column)} IN ({d.placeholders(len(values))})")
-                params.extend(values)
-            elif op not in ("=", ">=", "<"):
-                raise ValueError(f"Unsupported operator {op!r}")
-            elif column == "session_time":
-                clauses.append(f"{d.as_time(d.quote(column))} {op} {d.as_time(d.placeholder)}")
-                params.append(timestamp_value(d, value))
-            else:
-                clauses.append(f"{d.quote(column)} {op} {d.placeholder}")
-                params.append(value)
-        sql = f"SELECT {', '.join(d.quote(c) for c in cols)} FROM {d.table(table.name, self.settings.schema)}"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        sql += f" ORDER BY {d.as_time(d.quote('session_time'))} {'DESC' if order_desc else 'ASC'}"
-        sql += f" LIMIT {int(limit)}"
-        rows = self.hook.query(sql, params)
+        rows = self.hook.tracking_rows(
+            table, cols, where, schema=self.settings.schema, descending=order_desc, limit=limit
+        )
         known = set(cols)
         return [
             {**{c: None for c in table.column_names if c not in known}, **dict(zip(cols, r, strict=True))} for r in rows
@@ -243,19 +223,8 @@ class TrackingReader:
         cols = self.columns(table)
         if cols is None or column not in cols:
             return []
-        d = self.hook.dialect
-        readable, params = "", []
-        if self.dag_ids is not None:
-            if not self.dag_ids:
-                return []
-            readable = f" AND {d.quote('dag_id')} IN ({d.placeholders(len(self.dag_ids))})"
-            params = list(self.dag_ids)
-        rows = self.hook.query(
-            f"SELECT DISTINCT {d.quote(column)} FROM {d.table(table.name, self.settings.schema)} "
-            f"WHERE {d.quote(column)} IS NOT NULL{readable} ORDER BY {d.quote(column)}",
-            params,
-        )
-        return [str(r[0]) for r in rows]
+        readable = [] if self.dag_ids is None else [("dag_id", "in", self.dag_ids)]
+        return [str(v) for v in self.hook.tracked_values(table, column, readable, self.settings.schema)]
 
     def experiments(
         self,
