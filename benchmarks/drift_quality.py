@@ -137,6 +137,25 @@ def use_package(path: Path) -> None:
     sys.path.insert(0, str(path))
 
 
+def provider_modules():
+    """
+    The package's drift statistics and rules as ``(drift, monitoring)``, in either layout: since issue 18
+    ``monitoring.statistics``, ``evaluation.delong`` and ``monitoring.rules`` (``drift`` is then a namespace
+    of the first two with ``consecutive_below``); before it, the modules ``drift`` and ``monitoring``.
+    """
+    from types import SimpleNamespace
+
+    try:
+        from airflow_automl_provider.evaluation import delong
+        from airflow_automl_provider.monitoring import rules, statistics
+    except ImportError:  # a revision before issue 18 (--package-rev)
+        from airflow_automl_provider import drift, monitoring
+
+        return drift, monitoring
+    names = {k: getattr(mod, k) for mod in (statistics, delong) for k in dir(mod) if not k.startswith("__")}
+    return SimpleNamespace(**names, consecutive_below=rules.consecutive_below), rules
+
+
 def load_adult():
     """``adult.data`` and ``adult.test`` as the package's demo loader reads them."""
     from airflow_automl_provider.demo import load_uci_adult
@@ -1114,14 +1133,10 @@ def run(args, tmp: Path) -> None:
     else:
         package_path, package_rev = ROOT, c.git_head()
     use_package(package_path)
-    from airflow_automl_provider import monitoring
+    drift, monitoring = provider_modules()
+    import airflow_automl_provider
 
-    try:  # issue 18 may move drift.py into the monitoring package
-        from airflow_automl_provider.monitoring import statistics as drift
-    except ImportError:
-        from airflow_automl_provider import drift
-
-    print(f"airflow_automl_provider from {Path(drift.__file__).parent} ({package_rev})", flush=True)
+    print(f"airflow_automl_provider from {Path(airflow_automl_provider.__file__).parent} ({package_rev})", flush=True)
 
     started_wall = time.time()
     started = time.perf_counter()
