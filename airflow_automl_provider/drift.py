@@ -71,8 +71,11 @@ DEFAULT_ALPHA = 0.02
 TEST_WEIGHTS = {"mann_whitney": 3.0, "chi_square": 1.0, "missing_share": 0.25, "zero_share": 0.25}
 # The smallest effect that counts, so that a batch of 50,000 rows does not flag what no one would
 # act on: 2 points of a share, a rank effect of 0.02 (a shift of about 0.07 standard deviations),
-# a total variation distance of 0.03 between category shares.
+# 3 points of a category's share.
 MIN_EFFECT = {"missing_share": 0.02, "zero_share": 0.02, "mann_whitney": 0.02, "chi_square": 0.03}
+# The rank test compares the non-zero values only: its effect times their share of the batch must
+# reach this too, so that the few hundred non-zero values of a rare column cannot flag a big batch.
+MIN_RANK_MASS = 0.005
 # The chi-square's validity condition: categories expected fewer times than this in the batch are pooled.
 MIN_EXPECTED = 5
 
@@ -509,7 +512,9 @@ def _holm(tests: list[dict], alpha: float, floors: Mapping[str, float]) -> None:
     for t in tests:
         floor = float(floors[t["test"]])
         t["min_effect"] = floor
-        t["drifted"] = bool(t["p_value"] <= alpha and abs(t["effect"]) >= floor)
+        # A test on part of the rows (the non-zero values) must also move enough of the whole column.
+        mass = abs(t["effect"]) * t.get("share", 1.0) >= MIN_RANK_MASS
+        t["drifted"] = bool(t["p_value"] <= alpha and abs(t["effect"]) >= floor and mass)
 
 
 def _test(test: str, statistic: str, effect: float, p_value: float, **extra: Any) -> dict:
@@ -584,9 +589,10 @@ def category_test(batch_counts: np.ndarray, reference_counts: np.ndarray) -> tup
 
     Categories expected fewer than :data:`MIN_EXPECTED` times in the batch or in the reference (the
     chi-square's usual validity condition) are pooled into one; a pool still under it joins the smallest
-    remaining category. The effect is the total variation distance between the pooled shares.
+    remaining category. The effect is the largest difference of a (pooled) category's share: unlike
+    the total variation distance it does not grow with the number of categories on noise alone.
 
-    :return: ``(total variation distance, p_value, categories tested)``.
+    :return: ``(largest share difference, p_value, categories tested)``.
     """
     import numpy as np
     from scipy import stats
@@ -613,7 +619,7 @@ def category_test(batch_counts: np.ndarray, reference_counts: np.ndarray) -> tup
     gb, gr = np.asarray(groups_b), np.asarray(groups_r)
     keep = (gb + gr) > 0
     gb, gr = gb[keep], gr[keep]
-    effect = 0.5 * float(np.abs(gb / nb - gr / nr).sum())
+    effect = float(np.abs(gb / nb - gr / nr).max()) if len(gb) else 0.0
     if len(gb) < 2:
         return effect, 1.0, len(gb)
     p_value = float(stats.chi2_contingency(np.vstack([gb, gr]), correction=False).pvalue)
@@ -636,7 +642,7 @@ def _numeric_tests(
     return [
         _test("missing_share", "share_difference", missing_effect, missing_p),
         _test("zero_share", "share_difference", zero_effect, zero_p),
-        _test("mann_whitney", "rank_effect", rank_effect, rank_p),
+        _test("mann_whitney", "rank_effect", rank_effect, rank_p, share=float(counts[~zero].sum()) / max(finite, 1)),
     ]
 
 
@@ -649,7 +655,7 @@ def _categorical_tests(entry: dict, reference: np.ndarray, observed: np.ndarray)
     effect, p_value, tested = category_test(observed[keep], reference[keep])
     return [
         _test("missing_share", "share_difference", missing_effect, missing_p),
-        _test("chi_square", "total_variation", effect, p_value, categories=tested),
+        _test("chi_square", "max_share_difference", effect, p_value, categories=tested),
     ]
 
 

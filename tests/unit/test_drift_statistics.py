@@ -181,8 +181,8 @@ def test_category_test_equals_scipy_when_no_category_is_rare(seed):
     effect, p_value, tested = drift.category_test(batch, reference)
     assert tested == 7
     assert p_value == pytest.approx(stats.chi2_contingency([batch, reference], correction=False).pvalue, rel=1e-9)
-    tv = 0.5 * sum(abs(b / batch.sum() - r / reference.sum()) for b, r in zip(batch, reference, strict=True))
-    assert effect == pytest.approx(tv, rel=1e-12)
+    largest = max(abs(b / batch.sum() - r / reference.sum()) for b, r in zip(batch, reference, strict=True))
+    assert effect == pytest.approx(largest, rel=1e-12)
 
 
 def test_category_test_pools_the_rare_categories_into_one():
@@ -220,8 +220,8 @@ def test_category_test_pool_still_rare_joins_the_smallest_remaining_category():
     pooled = [[520, 380, 100], [4480, 3620, 900]]
     assert tested == 3
     assert p_value == pytest.approx(stats.chi2_contingency(pooled, correction=False).pvalue, rel=1e-9)
-    tv = 0.5 * (abs(0.52 - 4480 / 9000) + abs(0.38 - 3620 / 9000) + abs(0.1 - 900 / 9000))
-    assert effect == pytest.approx(tv, abs=1e-12)
+    largest = max(abs(0.52 - 4480 / 9000), abs(0.38 - 3620 / 9000), abs(0.1 - 900 / 9000))
+    assert effect == pytest.approx(largest, abs=1e-12)
 
 
 def test_category_test_degenerate_cases():
@@ -231,7 +231,7 @@ def test_category_test_degenerate_cases():
     effect, p_value, tested = drift.category_test(np.array([40, 30, 0]), np.array([35, 35, 0]))
     assert tested == 2
     assert p_value == pytest.approx(stats.chi2_contingency([[40, 30], [35, 35]], correction=False).pvalue)
-    assert effect == pytest.approx(0.5 * (abs(40 / 70 - 0.5) + abs(30 / 70 - 0.5)), abs=1e-12)
+    assert effect == pytest.approx(max(abs(40 / 70 - 0.5), abs(30 / 70 - 0.5)), abs=1e-12)
     # No row on a side.
     assert drift.category_test(np.array([0, 0]), np.array([3, 4])) == (0.0, 1.0, 0)
     assert drift.category_test(np.array([3, 4]), np.array([0, 0])) == (0.0, 1.0, 0)
@@ -391,3 +391,24 @@ def test_unknown_test_names_in_min_effect_are_refused():
     profile = drift.build_reference_profile(frame, ["x"])
     with pytest.raises(ValueError, match=r"Unknown test\(s\) \['man_whitney'\] in min_effect"):
         drift.compute_feature_drift(profile, frame, min_effect={"man_whitney": 0.1})
+
+
+def test_a_shift_of_a_rare_columns_non_zero_values_must_move_enough_of_the_column():
+    """Non-zero values 3% of the rows, shifted by a rank effect over 0.02: significant at 50,000 rows, yet
+    effect x share under MIN_RANK_MASS, so not drifted; the same shift on every row drifts."""
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+
+    def column(n, shift):
+        values = np.where(rng.random(n) < 0.03, rng.lognormal(7 + shift, 1.0, n), 0.0)
+        return pd.DataFrame({"x": values})
+
+    profile = drift.build_reference_profile(column(40_000, 0.0), ["x"])
+    (result,) = drift.compute_feature_drift(profile, column(50_000, 0.15))
+    rank = {t["test"]: t for t in result["tests"]}["mann_whitney"]
+    assert rank["p_value"] <= drift.DEFAULT_ALPHA and abs(rank["effect"]) >= drift.MIN_EFFECT["mann_whitney"]
+    assert abs(rank["effect"]) * rank["share"] < drift.MIN_RANK_MASS and not result["drifted"]
+    dense = drift.build_reference_profile(pd.DataFrame({"x": rng.lognormal(7, 1.0, 40_000)}), ["x"])
+    (moved,) = drift.compute_feature_drift(dense, pd.DataFrame({"x": rng.lognormal(7.15, 1.0, 50_000)}))
+    assert moved["drifted"] and moved["test"] == "mann_whitney"
