@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 # The performance rule's defaults, measured on Adult by benchmarks/drift_quality.py (docs/monitoring.md).
 DEFAULT_Z_BOUND = 2.326  # one-sided 1% per window
+DEFAULT_MAX_AUC_DROP = 0.005
+# The baseline's variance counts twice: the error of its estimate, and the monitored period being
+# another sample of the process than the test table (on Adult its two halves' AUROCs differ by up to 0.006).
+BASELINE_VARIANCE_FACTOR = 2.0
 DEFAULT_WINDOW_DAYS = 3
 # Rows of each class an AUROC needs: 1 to be defined, 2 for DeLong's variance (delong, sequential).
 MIN_CLASS_ROWS = {"none": 1, "delong": 2, "sequential": 2}
@@ -44,7 +48,7 @@ class DriftRules:
     """
 
     auc_threshold: float | None = None
-    max_auc_drop: float | None = 0.0
+    max_auc_drop: float | None = DEFAULT_MAX_AUC_DROP
     max_drifted_share: float | None = 0.0
     significance: str = "sequential"
     consecutive_runs: int = 1
@@ -78,8 +82,8 @@ def performance_statistics(
 
     For each window of the last ``k`` days (``k`` = 1 .. ``rules.window_days``) the mean logit of
     the AUROCs is compared with the logit of ``baseline - max_auc_drop``; its standard error adds
-    the days' variances (over ``k**2``) to the baseline's, which all days share, by the delta
-    method. The logit keeps small batches' skewed AUROCs from alerting on their long lower tail.
+    the days' variances (over ``k**2``) to twice the baseline's (:data:`BASELINE_VARIANCE_FACTOR`),
+    which all days share, by the delta method. The logit keeps small batches' skewed AUROCs from alerting on their long lower tail.
     The lowest z-score of the windows is returned.
 
     :param days: ``(auc, variance)`` of the judged days with this baseline, oldest first, today
@@ -101,7 +105,8 @@ def performance_statistics(
     for k in range(1, min(max(rules.window_days, 1), len(days)) + 1):
         window = days[-k:]
         mean_logit = sum(_logit(a) for a, _ in window) / k
-        variance = sum(max(v, 0.0) for _, v in window) / (k * k) + max(baseline_variance or 0.0, 0.0)
+        shared = BASELINE_VARIANCE_FACTOR * max(baseline_variance or 0.0, 0.0)
+        variance = sum(max(v, 0.0) for _, v in window) / (k * k) + shared
         if variance <= 0:
             continue
         z = (mean_logit - _logit(target)) / (slope * math.sqrt(variance))

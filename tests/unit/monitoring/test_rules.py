@@ -82,7 +82,7 @@ def test_run_links_are_quoted():
 
 def test_the_default_rules_are_sequential_with_no_fixed_threshold_and_any_feature():
     rules = DriftRules()
-    assert (rules.auc_threshold, rules.max_auc_drop, rules.max_drifted_share) == (None, 0.0, 0.0)
+    assert (rules.auc_threshold, rules.max_auc_drop, rules.max_drifted_share) == (None, 0.005, 0.0)
     assert (rules.significance, rules.window_days, rules.z_bound) == ("sequential", 3, 2.326)
     # AUROC 0.90 is under digdag's 0.93, but not significantly under a baseline of 0.91 on 1,000 rows.
     day = {**GOOD, "auc": 0.90, "baseline": 0.91, "auc_null_variance": 0.0095**2, "baseline_variance": 0.003**2}
@@ -90,30 +90,33 @@ def test_the_default_rules_are_sequential_with_no_fixed_threshold_and_any_featur
 
 
 def test_performance_statistics_by_hand():
-    """One day: the logit z-score by the delta method; three days: the window's mean, the baseline's variance once."""
+    """One day: the logit z-score by the delta method; three days: the window's mean, the baseline's variance once
+    (counted twice: its error, and the period's own)."""
     import math
 
     from airflow_automl_provider.monitoring.rules import performance_statistics
 
-    rules = DriftRules()
+    rules = DriftRules(max_auc_drop=0.0)
     logit = lambda p: math.log(p / (1 - p))  # noqa: E731
-    b, vb, v = 0.92, 0.003**2, 0.01**2
+    b, v = 0.92, 0.01**2
+    vb = 0.003**2
     one = performance_statistics(days=[(0.89, v)], baseline=b, baseline_variance=vb, rules=rules)
     slope = 1 / (b * (1 - b))
+    vb *= 2  # BASELINE_VARIANCE_FACTOR
     assert one["z"] == pytest.approx((logit(0.89) - logit(b)) / (slope * math.sqrt(v + vb)), rel=1e-12)
     assert one["z_days"] == 1
     days = [(0.90, v), (0.90, v), (0.90, v)]
-    three = performance_statistics(days=days, baseline=b, baseline_variance=vb, rules=rules)
+    three = performance_statistics(days=days, baseline=b, baseline_variance=vb / 2, rules=rules)
     expected = (logit(0.90) - logit(b)) / (slope * math.sqrt(v / 3 + vb))
     assert three["z"] == pytest.approx(expected, rel=1e-12) and three["z_days"] == 3  # the longest window is lowest
     tolerant = performance_statistics(
-        days=[(0.89, v)], baseline=b, baseline_variance=vb, rules=DriftRules(max_auc_drop=0.01)
+        days=[(0.89, v)], baseline=b, baseline_variance=vb / 2, rules=DriftRules(max_auc_drop=0.01)
     )
     t = b - 0.01
     assert tolerant["z"] == pytest.approx((logit(0.89) - logit(t)) / (math.sqrt(v + vb) / (t * (1 - t))), rel=1e-12)
     assert performance_statistics(days=[(0.89, v)], baseline=None, baseline_variance=None, rules=rules)["z"] is None
     # Only window_days days are judged together.
-    many = performance_statistics(days=[(0.5, v)] + days, baseline=b, baseline_variance=vb, rules=rules)
+    many = performance_statistics(days=[(0.5, v)] + days, baseline=b, baseline_variance=vb / 2, rules=rules)
     assert many["z_days"] == 3 and many["z"] == pytest.approx(expected, rel=1e-12)
 
 
@@ -122,12 +125,12 @@ def test_a_significant_drop_alerts_naming_the_baseline_the_window_and_the_bound(
     v = 0.0095**2
     base = {**GOOD, "baseline": 0.926, "baseline_source": "test AUROC on gluon_test", "baseline_variance": 0.003**2}
     # Each day alone is not enough (z about -1.8), three days together are.
-    days = [[0.905, v], [0.906, v], [0.904, v]]
-    assert not decide({**base, "auc": 0.905, "days": days[:1]}, NO_DATA_DRIFT, rules).alert
-    d = decide({**base, "auc": 0.904, "days": days}, NO_DATA_DRIFT, rules)
+    days = [[0.900, v], [0.901, v], [0.899, v]]
+    assert not decide({**base, "auc": 0.900, "days": days[:1]}, NO_DATA_DRIFT, rules).alert
+    d = decide({**base, "auc": 0.899, "days": days}, NO_DATA_DRIFT, rules)
     assert d.alert and d.status == "drift"
     assert d.reasons[0].startswith(
-        "the mean AUROC 0.9050 of the last 3 days is significantly under the baseline 0.9260"
+        "the mean AUROC 0.9000 of the last 3 days is significantly under the baseline 0.9260 less 0.005"
     )
     assert "(test AUROC on gluon_test)" in d.reasons[0] and "at or under -2.326" in d.reasons[0]
 
