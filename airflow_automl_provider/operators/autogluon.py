@@ -227,17 +227,17 @@ class AutoGluonTrainOperator(BaseOperator):
 
     def _validate(self) -> tuple[float | None, str | None, str | None]:
         from airflow_automl_provider.hooks.model_store import validate_model_name
-        from airflow_automl_provider.sql import split_table_name, validate_column
+        from airflow_automl_provider.sql import TableRef, validate_column
 
         # Every name is checked before any work, so a bad one never leaves a fitted model behind.
         validate_model_name(self.model_name)
         validate_column(self.target_column)
-        split_table_name(self.input_table, self.input_schema)
+        TableRef.parse(self.input_table, self.input_schema)
         for export in (self.export_leaderboard, self.export_feature_importance, *_as_list(self.check_output_tables)):
             if export:
-                split_table_name(export, self.output_schema)
+                TableRef.parse(export, self.output_schema)
         for table in _as_list(self.check_input_tables):
-            split_table_name(table, self.input_schema)
+            TableRef.parse(table, self.input_schema)
         problem_type = self.problem_type or None
         if problem_type is not None and problem_type not in PROBLEM_TYPES:
             raise ValueError(f"Unknown problem_type {problem_type!r}: expected one of {list(PROBLEM_TYPES)} or empty.")
@@ -253,12 +253,13 @@ class AutoGluonTrainOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_automl_provider.hooks.model_store import ModelStoreHook
         from airflow_automl_provider.hooks.tracking import TrackingHook
-        from airflow_automl_provider.sql import split_table_name
+        from airflow_automl_provider.sql import TableRef
 
         time_limit, problem_type, eval_metric = self._validate()
+        source = TableRef.parse(self.input_table, self.input_schema)
         hook = TrackingHook(conn_id=self.conn_id)
         ignore = _as_list(self.ignore_columns)
-        existing = hook.check_columns(self.input_table, self.input_schema, [self.target_column])
+        existing = hook.check_columns(source, None, [self.target_column])
         for table in _as_list(self.check_input_tables):  # what later tasks read: there before the fit
             hook.columns(table, self.input_schema)
         hook.check_schema(self.output_schema or None)
@@ -271,12 +272,11 @@ class AutoGluonTrainOperator(BaseOperator):
         if columns == [self.target_column]:
             raise ValueError(
                 f"ignore_columns {ignore} leaves no feature to train on in table "
-                f"{hook.dialect.table(self.input_table, self.input_schema)}: its columns are {existing}, "
+                f"{hook.dialect.table(source)}: its columns are {existing}, "
                 f"{self.target_column!r} is the label. Remove some columns from ignore_columns."
             )
-        df = hook.read_frame(self.input_table, self.input_schema, columns)
-        table_name = hook.dialect.table(self.input_table, self.input_schema)
-        plain_name = ".".join(n for n in split_table_name(self.input_table, self.input_schema) if n)
+        df = hook.read_frame(source, columns=columns)
+        table_name, plain_name = hook.dialect.table(source), str(source)
         if df.empty:
             raise ValueError(f"Training table {table_name} has no rows.")
         labels = df[self.target_column].dropna()
@@ -558,16 +558,20 @@ class AutoGluonPredictOperator(BaseOperator):
         from airflow_automl_provider.hooks.tracking import SOURCE_ROW, RowidJoin, TrackingHook, frame_sql_types
         from airflow_automl_provider.pipeline import overlapped
         from airflow_automl_provider.schemas import PREDICTIONS
-        from airflow_automl_provider.sql import split_table_name, validate_column
+        from airflow_automl_provider.sql import TableRef, validate_column
 
-        split_table_name(self.input_table, self.input_schema)
-        split_table_name(self.output_table, self.output_schema)
+        # Validated once, here; the hook's methods take the references as they are.
+        source, target = (
+            TableRef.parse(self.input_table, self.input_schema),
+            TableRef.parse(self.output_table, self.output_schema),
+        )
         hook = TrackingHook(conn_id=self.conn_id)
+        in_name, out_name = hook.dialect.table(source), hook.dialect.table(target)
         # As the database resolves names (default schema, case): `My_T`, `main.t`, `public.t` can be `t`.
-        out_identity = hook.table_identity(self.output_table, self.output_schema)
-        if hook.table_identity(self.input_table, self.input_schema) == out_identity:
+        out_identity = hook.table_identity(target)
+        if hook.table_identity(source) == out_identity:
             raise ValueError(
-                f"output_table {hook.dialect.table(self.output_table, self.output_schema)} is the input table {hook.dialect.table(self.input_table, self.input_schema)}: the output replaces its table while the "
+                f"output_table {out_name} is the input table {in_name}: the output replaces its table while the "
                 "input is read, so give another output table."
             )
         store = ModelStoreHook(base_uri=self.model_store or None)
@@ -576,20 +580,16 @@ class AutoGluonPredictOperator(BaseOperator):
         label = manifest["label"]
         features = manifest["features"]
         window = self._window(context)
-        existing = hook.check_columns(
-            self.input_table, self.input_schema, [*features, *([window.column] if window else [])]
-        )
+        existing = hook.check_columns(source, None, [*features, *([window.column] if window else [])])
         unreadable = 0
         if window is not None:  # time as the column holds it: a timestamp, ISO text or Unix time
-            window = dataclasses.replace(
-                window, kind=hook.time_column_kind(self.input_table, self.input_schema, window.column)
-            )
-            unreadable = hook.count_unreadable_times(self.input_table, self.input_schema, window)
+            window = dataclasses.replace(window, kind=hook.time_column_kind(source, None, window.column))
+            unreadable = hook.count_unreadable_times(source, None, window)
             if unreadable:
                 self.log.warning(
                     "%d rows of %s have a %s that does not read as a time; no time window holds them.",
                     unreadable,
-                    hook.dialect.table(self.input_table, self.input_schema),
+                    in_name,
                     window.column,
                 )
         pred_col = f"predicted_{label}"
@@ -597,25 +597,20 @@ class AutoGluonPredictOperator(BaseOperator):
         keep = self._kept_columns(existing, label)
         read = list(dict.fromkeys([*keep, *features]))
         join = None
-        if hook.sqlite_rowids_readable(self.input_table, self.input_schema):
+        if hook.sqlite_rowids_readable(source):
             # SQLite copies the kept columns from the input itself; Python reads the features only.
             new_columns = {pred_col, "predicted_proba", "predicted_probabilities"}
-            join = RowidJoin(self.input_table, self.input_schema, [c for c in keep if c not in new_columns])
+            join = RowidJoin(source.name, source.schema, [c for c in keep if c not in new_columns])
             read, keep = ["rowid", *features], [SOURCE_ROW]
-        in_name = hook.dialect.table(self.input_table, self.input_schema)
-        out_name = hook.dialect.table(self.output_table, self.output_schema)
 
-        out_schema = split_table_name(self.output_table, self.output_schema)[0]
-        hook.create_tables(out_schema, [PREDICTIONS])
-        total = hook.count_rows(self.input_table, self.input_schema, window)  # for the progress log
+        hook.create_tables(target.schema, [PREDICTIONS])
+        total = hook.count_rows(source, window=window)  # for the progress log
         started = time.monotonic()
         state: dict[str, Any] = {"rows": 0}
         with (
             hook.transaction() as conn,
-            hook.reader(conn) as source,
-            contextlib.closing(
-                hook.iter_chunks(source, self.input_table, self.input_schema, read, self.chunk_rows, window)
-            ) as chunks,
+            hook.reader(conn) as reader,
+            contextlib.closing(hook.iter_chunks(reader, source, None, read, self.chunk_rows, window)) as chunks,
         ):
             first = next(chunks, None)
             if first is None:
@@ -646,10 +641,10 @@ class AutoGluonPredictOperator(BaseOperator):
                     yield out
 
             with contextlib.closing(predicted):
-                hook.write_table(conn, self.output_table, self.output_schema, columns, batches(), join)
+                hook.write_table(conn, target, None, columns, batches(), join)
             # Which model wrote the table, committed with it: the evaluation checks it.
             record = self._record(hook, out_identity[1], manifest, state["rows"], context)
-            hook.upsert(PREDICTIONS, record, out_schema, conn)
+            hook.upsert(PREDICTIONS, record, target.schema, conn)
         elapsed = time.monotonic() - started
         self.log.info("Wrote %d rows to %s in %.1f s", state["rows"], out_name, elapsed)
         return {
