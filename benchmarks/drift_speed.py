@@ -1,5 +1,5 @@
 """
-Drift speed on UCI Adult: ``airflow_automl_provider.drift`` against Evidently's DataDriftPreset.
+Drift speed on UCI Adult: ``airflow_automl_provider.monitoring.statistics`` against Evidently's DataDriftPreset.
 
 Reference = ``adult.data`` (32,561 rows), batch = ``adult.test`` (16,281 rows) and a shifted copy of
 it (age + 10, hours_per_week * 1.3, workclass "Private" relabelled "Private-sector"); the 14 feature
@@ -95,7 +95,7 @@ def _nunique(ref, cur) -> int:
 
 
 def run_ours(reference, batches: dict, repeats: int) -> dict:
-    from airflow_automl_provider import drift
+    from airflow_automl_provider.monitoring import statistics as drift
 
     features = list(reference.columns)
     build_s, profile = timed(lambda: drift.build_reference_profile(reference, features), repeats)

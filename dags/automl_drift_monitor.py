@@ -34,8 +34,8 @@ from airflow.providers.standard.operators.python import BranchPythonOperator
 from airflow.sdk import DAG, CronTriggerTimetable, Param, XComArg
 
 from airflow_automl_provider.config import conn_id_param, drift_timezone, owner_email
-from airflow_automl_provider.drift import DEFAULT_ALPHA
 from airflow_automl_provider.monitoring import SIGNIFICANCES, DriftRules, choose_branch
+from airflow_automl_provider.monitoring.statistics import DEFAULT_ALPHA
 from airflow_automl_provider.operators.autogluon import AutoGluonPredictOperator
 from airflow_automl_provider.operators.drift import DataDriftOperator, PerformanceDriftOperator, SelectModelOperator
 from airflow_automl_provider.operators.monitoring import AlertEmailOperator, RetrainOperator

@@ -56,8 +56,8 @@ def test_drift_monitor_runs_daily_at_seven_over_the_day_before():
     expected |= {"min_rows", "alert_to", "retrain"}
     assert expected <= set(dag.params)
     # The defaults agree with the rules' own (docs/monitoring.md cites the same).
-    from airflow_automl_provider.drift import DEFAULT_ALPHA
     from airflow_automl_provider.monitoring import DriftRules
+    from airflow_automl_provider.monitoring.statistics import DEFAULT_ALPHA
 
     rules = DriftRules()
     assert dag.params["drift_auc_threshold"] is None and rules.auc_threshold is None

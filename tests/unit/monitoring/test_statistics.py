@@ -12,10 +12,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 from scipy.spatial import distance
-from sklearn.metrics import roc_auc_score
 
-from airflow_automl_provider import drift
 from airflow_automl_provider.demo import load_uci_adult
+from airflow_automl_provider.monitoring import statistics as drift
 
 pytestmark = pytest.mark.unit
 
@@ -590,77 +589,3 @@ def test_missing_feature_and_empty_batch_are_errors(adult):
 def test_drifted_share():
     assert drift.drifted_share([]) == 0.0
     assert drift.drifted_share([{"drifted": True}, {"drifted": False}, {"drifted": False}, {"drifted": True}]) == 0.5
-
-
-# --- consecutive_below -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("history", "expected"),
-    [
-        ([], 0),
-        ([0.9, 0.85], 0),
-        ([0.9, 0.7, 0.6], 2),
-        ([0.7, 0.6], 2),
-        ([0.7, 0.9, 0.6], 1),
-        ([0.7, None, 0.6, 0.5], 2),  # no measure that day breaks the run
-        ([0.7, 0.6, None], 0),
-        ([0.6, 0.8], 0),  # equal to the threshold is not below
-        ([0.6, float("nan"), 0.5], 1),
-    ],
-)
-def test_consecutive_below(history, expected):
-    assert drift.consecutive_below(history, 0.8) == expected
-
-
-# --- DeLong ----------------------------------------------------------------------------------------
-
-
-def _delong_direct(y, s):
-    """DeLong's structural components by all n_pos * n_neg comparisons (ties count one half)."""
-    pos, neg = s[y == 1], s[y == 0]
-    psi_matrix = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
-    v10 = psi_matrix.mean(axis=1)
-    v01 = psi_matrix.mean(axis=0)
-    auc = psi_matrix.mean()
-    s10 = ((v10 - auc) ** 2).sum() / (len(pos) - 1)
-    s01 = ((v01 - auc) ** 2).sum() / (len(neg) - 1)
-    return auc, s10 / len(pos) + s01 / len(neg)
-
-
-@pytest.mark.parametrize(("seed", "n", "decimals"), [(0, 40, 1), (1, 200, 1), (2, 300, 2), (3, 500, 6)])
-def test_fast_delong_equals_direct_computation_with_ties(seed, n, decimals):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 2, n)
-    s = np.round(rng.normal(0.3 * y, 0.5), decimals)  # few decimals: many ties, within and across classes
-    assert len(np.unique(s)) < n or decimals == 6
-    auc, variance = drift.delong_auc_variance(y, s)
-    direct_auc, direct_variance = _delong_direct(y, s)
-    assert auc == pytest.approx(roc_auc_score(y, s), abs=1e-12)
-    assert auc == pytest.approx(direct_auc, abs=1e-12)
-    assert variance == pytest.approx(direct_variance, rel=1e-9)
-    assert drift.delong_auc_variance(y.astype(bool), s) == (auc, variance)
-
-
-def test_auc_confidence_interval_normal_approximation_clipped():
-    rng = np.random.default_rng(5)
-    y = rng.integers(0, 2, 400)
-    s = rng.normal(0.8 * y, 1.0)
-    auc, variance = drift.delong_auc_variance(y, s)
-    got = drift.auc_confidence_interval(y, s)
-    half = 1.959963984540054 * math.sqrt(variance)
-    assert got == pytest.approx((auc, auc - half, auc + half), abs=1e-12)
-    narrower = drift.auc_confidence_interval(y, s, alpha=0.2)
-    assert got[1] < narrower[1] < auc < narrower[2] < got[2]
-    # Nearly separated classes: the upper bound would pass 1 and is clipped.
-    y2 = np.array([0] * 20 + [1] * 20)
-    s2 = np.concatenate([np.arange(20), np.arange(19, 39)]).astype(float)
-    auc2, low2, high2 = drift.auc_confidence_interval(y2, s2)
-    assert auc2 == pytest.approx(roc_auc_score(y2, s2)) and auc2 < 1.0
-    assert high2 == 1.0 and 0.0 < low2 < auc2
-    with pytest.raises(ValueError, match="0/1 or boolean"):
-        drift.delong_auc_variance(np.array([0, 1, 2, 1]), np.array([0.1, 0.2, 0.3, 0.4]))
-    with pytest.raises(ValueError, match="two positives and two negatives"):
-        drift.delong_auc_variance(np.array([0, 1, 0]), np.array([0.1, 0.2, 0.3]))
-    with pytest.raises(ValueError, match="alpha"):
-        drift.auc_confidence_interval(y, s, alpha=1.5)

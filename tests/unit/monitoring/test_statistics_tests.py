@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 from scipy.special import ndtr
 
-from airflow_automl_provider import drift
+from airflow_automl_provider.monitoring import statistics as drift
 
 pytestmark = pytest.mark.unit
 
@@ -260,35 +260,6 @@ def test_wasserstein_distance_counts_small_cases():
     assert drift.wasserstein_distance_counts(*_support([1.0]), *_support([4.0])) == pytest.approx(3.0)
     assert drift.wasserstein_distance_counts(*_support([0.0, 0.0]), *_support([0.0, 2.0])) == pytest.approx(1.0)
     assert stats.wasserstein_distance([0.0, 0.0], [0.0, 2.0]) == pytest.approx(1.0)
-
-
-# --- hanley_mcneil_variance ------------------------------------------------------------------------
-
-
-def test_hanley_mcneil_variance_by_hand():
-    # AUC 0.8 on 30 positives and 50 negatives: Q1 = 0.8 / 1.2 = 2/3, Q2 = 2 * 0.64 / 1.8 = 32/45;
-    # (0.16 + 29 * (2/3 - 0.64) + 49 * (32/45 - 0.64)) / 1500 = (0.16 + 0.773333 + 3.484444) / 1500.
-    expected = (0.16 + 29 * (2 / 3 - 0.64) + 49 * (32 / 45 - 0.64)) / 1500
-    assert expected == pytest.approx(0.0029451852, abs=1e-10)
-    assert drift.hanley_mcneil_variance(0.8, 30, 50) == pytest.approx(expected, rel=1e-12)
-    # At AUC 1/2, Q1 = Q2 = 1/3: the variance is Mann-Whitney's null variance of U / (n m), (n + m + 1) / (12 n m).
-    assert drift.hanley_mcneil_variance(0.5, 30, 50) == pytest.approx(81 / (12 * 30 * 50), rel=1e-12)
-    # Perfect separation: no variance.
-    assert drift.hanley_mcneil_variance(1.0, 30, 50) == pytest.approx(0.0, abs=1e-15)
-    with pytest.raises(ValueError, match="both classes"):
-        drift.hanley_mcneil_variance(0.8, 0, 50)
-
-
-@pytest.mark.parametrize(("seed", "separation"), [(0, 0.5), (1, 1.0), (2, 1.5)])
-def test_hanley_mcneil_variance_is_close_to_delong_on_binormal_data(seed, separation):
-    rng = np.random.default_rng(seed)
-    y = (rng.random(2000) < 0.3).astype(int)
-    scores = rng.normal(separation * y, 1.0)
-    auc, delong = drift.delong_auc_variance(y, scores)
-    hanley = drift.hanley_mcneil_variance(auc, int(y.sum()), int((1 - y).sum()))
-    # Hanley-McNeil assumes exponential score distributions; on a binormal model it is off by at most
-    # a factor of about 1.3 here (1.01, 1.21 and 1.29 measured).
-    assert 1 / 1.5 < hanley / delong < 1.5
 
 
 # --- weighted Holm --------------------------------------------------------------------------------
