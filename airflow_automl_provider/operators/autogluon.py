@@ -322,7 +322,7 @@ class AutoGluonTrainOperator(BaseOperator):
                 data=data_summary(df, self.target_column, problem_type=predictor.problem_type),
                 curves=curves,
             )
-            from airflow_automl_provider.drift import build_reference_profile
+            from airflow_automl_provider.monitoring.statistics import build_reference_profile
 
             profile = build_reference_profile(df, result["features"])
             manifest = store.save(

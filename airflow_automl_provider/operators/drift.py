@@ -207,10 +207,11 @@ class PerformanceDriftOperator(BaseOperator):
         self.window_days = window_days
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_automl_provider import metrics as m
+        from airflow_automl_provider.evaluation import measures as m
+        from airflow_automl_provider.evaluation.auroc import check_score_class
+        from airflow_automl_provider.evaluation.auroc import resolve_columns as _columns
         from airflow_automl_provider.hooks.tracking import TrackingHook
-        from airflow_automl_provider.monitoring import MIN_CLASS_ROWS, SIGNIFICANCES
-        from airflow_automl_provider.operators.evaluation import _columns, check_score_class
+        from airflow_automl_provider.monitoring.rules import MIN_CLASS_ROWS, SIGNIFICANCES
 
         if self.problem_type not in (None, "", "None", "binary"):
             from airflow.sdk.exceptions import AirflowFailException
@@ -276,7 +277,7 @@ class PerformanceDriftOperator(BaseOperator):
         return y, frame[self.score_column].to_numpy(dtype="float64")
 
     def _delong(self, hook: TrackingHook, schema: str | None, positive: str) -> dict[str, Any]:
-        from airflow_automl_provider.drift import auc_confidence_interval, delong_auc_variance
+        from airflow_automl_provider.evaluation.delong import auc_confidence_interval, delong_auc_variance
 
         y, scores = self._read_scores(hook, self.table, schema, positive)
         level = float(self.confidence)
@@ -288,7 +289,7 @@ class PerformanceDriftOperator(BaseOperator):
         self, hook: TrackingHook, schema: str | None, context: Context, result: dict[str, Any], positive: str
     ) -> dict[str, Any]:
         """This day's null variance, the baseline's variance, and the judged days to test together."""
-        from airflow_automl_provider.drift import delong_components
+        from airflow_automl_provider.evaluation.delong import delong_components
 
         baseline = result["baseline"]
         null_variance, baseline_variance = result["auc_variance"], None
@@ -337,7 +338,7 @@ class PerformanceDriftOperator(BaseOperator):
         self, hook: TrackingHook, schema: str | None, context: Context, auc: float, threshold: float
     ) -> int:
         """Runs in a row under the threshold, this one included, from the recorded evaluations."""
-        from airflow_automl_provider.drift import consecutive_below
+        from airflow_automl_provider.monitoring.rules import consecutive_below
 
         wanted = max(int(self.consecutive_runs), 1)
         history: list[float | None] = []
@@ -421,9 +422,9 @@ class DataDriftOperator(BaseOperator):
         self.model_store = model_store
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_automl_provider.drift import DEFAULT_ALPHA, compute_feature_drift, drifted_share
         from airflow_automl_provider.hooks.model_store import ModelStoreHook
         from airflow_automl_provider.hooks.tracking import TrackingHook
+        from airflow_automl_provider.monitoring.statistics import DEFAULT_ALPHA, compute_feature_drift, drifted_share
         from airflow_automl_provider.operators.autogluon import REFERENCE_PROFILE
         from airflow_automl_provider.schemas import DRIFT_RESULTS
         from airflow_automl_provider.sql import timestamp_value

@@ -24,8 +24,6 @@ if TYPE_CHECKING:
 
 # The AUROC strategies live in evaluation.auroc; these names stay importable from here.
 __all__ = ["AUROC_METHODS", "AUROCEvaluationOperator", "EvaluateModelOperator", "check_score_class", "evaluate_auroc"]
-# operators.drift still imports the column resolution under its old name.
-_columns = resolve_columns
 
 
 class AUROCEvaluationOperator(BaseOperator):
