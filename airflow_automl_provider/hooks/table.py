@@ -19,7 +19,7 @@ from airflow_automl_provider.constants import DEFAULT_CHUNK_ROWS, DEFAULT_CONN_I
 from airflow_automl_provider.dialects import Dialect, dialect_for
 from airflow_automl_provider.dialects.base import RangesUnavailable, frame_rows, frame_sql_types, normalise
 from airflow_automl_provider.dialects.sqlite import SOURCE_ROW
-from airflow_automl_provider.metrics import EvaluationError
+from airflow_automl_provider.evaluation.measures import EvaluationError
 from airflow_automl_provider.sql import TableRef, timestamp_value, validate_column
 
 if TYPE_CHECKING:
