@@ -53,7 +53,7 @@ def test_monitor_alerts_from_the_drift_day_on(monitor, adult_db, smtp_server):
 
     rows = adult_db.query(
         "SELECT run_id, auroc, num_rows, status FROM automl_eval_results "
-        "WHERE dag_id = 'automl_drift_monitor' ORDER BY session_time"
+        "WHERE dag_id = 'automl_drift_monitor' AND test_table = 'adult_daily' ORDER BY session_time"
     )
     assert len(rows) == len(runs)  # one evaluation row per day
     alerted = [alert for _, alert, _, _ in figures]
@@ -63,7 +63,7 @@ def test_monitor_alerts_from_the_drift_day_on(monitor, adult_db, smtp_server):
         assert (auroc < 0.85) == alert
 
     drift = adult_db.query(
-        "SELECT run_id, feature, drifted FROM automl_drift_results WHERE dag_id = 'automl_drift_monitor'"
+        "SELECT run_id, feature, drifted FROM automl_drift_results WHERE dag_id = 'automl_drift_monitor' AND test_table = 'adult_daily'"
     )
     assert len(drift) == 14 * len(runs)
     age = {run_id: bool(d) for run_id, feature, d in drift if feature == "age"}
