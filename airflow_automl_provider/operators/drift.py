@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_automl_provider.hooks.tracking import TrackingHook
+    from airflow_automl_provider.sql import TableRef
 
 # The hooks, metrics and schemas are imported in execute(), so that the drift monitor's DAG file
 # parses without loading them (docs/benchmarks.md, "DAG parsing").
@@ -212,6 +213,7 @@ class PerformanceDriftOperator(BaseOperator):
         from airflow_automl_provider.evaluation.auroc import resolve_columns as _columns
         from airflow_automl_provider.hooks.tracking import TrackingHook
         from airflow_automl_provider.monitoring.rules import MIN_CLASS_ROWS, SIGNIFICANCES
+        from airflow_automl_provider.sql import TableRef
 
         if self.problem_type not in (None, "", "None", "binary"):
             from airflow.sdk.exceptions import AirflowFailException
@@ -226,10 +228,11 @@ class PerformanceDriftOperator(BaseOperator):
         check_score_class(self.positive_class, self.score_class, self.score_column)
         hook = TrackingHook(conn_id=self.conn_id)
         schema = self.schema or None
-        cols = _columns(hook, self.table, schema, target=self.target_column, score=self.score_column)
+        table = TableRef.parse(self.table, schema)
+        cols = _columns(hook, table, None, target=self.target_column, score=self.score_column)
         # A typo, or labels stored as 0.0/1.0 for a model trained on 0/1, must not read as "0 positive".
         try:
-            positive = hook.resolve_label(self.table, schema, self.target_column, self.positive_class)
+            positive = hook.resolve_label(table, None, self.target_column, self.positive_class)
         except m.EvaluationError:
             if self.score_class in (None, "", "None"):
                 raise
@@ -259,7 +262,7 @@ class PerformanceDriftOperator(BaseOperator):
         result.update(m.auroc_from_row(row, table=cols.table, score_column=self.score_column, positive_class=positive))
         result["auroc"] = result["auc"]
         if significance != "none":
-            result.update(self._delong(hook, schema, positive))
+            result.update(self._delong(hook, table, positive))
         if significance == "sequential":
             result.update(self._sequential(hook, schema, context, result, positive))
         threshold = _optional(self.threshold)
@@ -269,17 +272,17 @@ class PerformanceDriftOperator(BaseOperator):
         self.log.info("Performance of %s on %s: %s", self.model_name, self.table, result)
         return result
 
-    def _read_scores(self, hook: TrackingHook, table: str, schema: str | None, positive: str):
+    def _read_scores(self, hook: TrackingHook, table: TableRef, positive: str):
         from airflow_automl_provider.hooks.tracking import label_text
 
-        frame = hook.read_frame(table, schema, [self.target_column, self.score_column])
+        frame = hook.read_frame(table, columns=[self.target_column, self.score_column])
         y = (frame[self.target_column].map(label_text) == positive).to_numpy()
         return y, frame[self.score_column].to_numpy(dtype="float64")
 
-    def _delong(self, hook: TrackingHook, schema: str | None, positive: str) -> dict[str, Any]:
+    def _delong(self, hook: TrackingHook, table: TableRef, positive: str) -> dict[str, Any]:
         from airflow_automl_provider.evaluation.delong import auc_confidence_interval, delong_auc_variance
 
-        y, scores = self._read_scores(hook, self.table, schema, positive)
+        y, scores = self._read_scores(hook, table, positive)
         level = float(self.confidence)
         _, low, high = auc_confidence_interval(y, scores, alpha=1 - level)
         _, variance = delong_auc_variance(y, scores)
@@ -290,12 +293,14 @@ class PerformanceDriftOperator(BaseOperator):
     ) -> dict[str, Any]:
         """This day's null variance, the baseline's variance, and the judged days to test together."""
         from airflow_automl_provider.evaluation.delong import delong_components
+        from airflow_automl_provider.sql import TableRef
 
         baseline = result["baseline"]
         null_variance, baseline_variance = result["auc_variance"], None
         if baseline is not None and self.baseline_table:
-            label = hook.resolve_label(self.baseline_table, schema, self.target_column, positive)
-            _, s10, s01, pb, nb = delong_components(*self._read_scores(hook, self.baseline_table, schema, label))
+            table = TableRef.parse(self.baseline_table, schema)
+            label = hook.resolve_label(table, None, self.target_column, positive)
+            _, s10, s01, pb, nb = delong_components(*self._read_scores(hook, table, label))
             null_variance = s10 / result["positives"] + s01 / (result["rows"] - result["positives"])
             baseline_variance = s10 / pb + s01 / nb
         days = [*self._judged_days(hook, schema, context, baseline), [result["auc"], null_variance]]
@@ -427,7 +432,7 @@ class DataDriftOperator(BaseOperator):
         from airflow_automl_provider.monitoring.statistics import DEFAULT_ALPHA, compute_feature_drift, drifted_share
         from airflow_automl_provider.operators.autogluon import REFERENCE_PROFILE
         from airflow_automl_provider.schemas import DRIFT_RESULTS
-        from airflow_automl_provider.sql import timestamp_value
+        from airflow_automl_provider.sql import TableRef, timestamp_value
 
         store = ModelStoreHook(base_uri=self.model_store or None)
         manifest = store.manifest(self.model_name)
@@ -435,9 +440,10 @@ class DataDriftOperator(BaseOperator):
         features = [entry["name"] for entry in profile["features"]]
         hook = TrackingHook(conn_id=self.conn_id)
         schema = self.schema or None
-        batch = hook.read_frame(self.table, schema, features)
+        table = TableRef.parse(self.table, schema)
+        batch = hook.read_frame(table, columns=features)
         if batch.empty:
-            raise ValueError(f"Batch table {hook.dialect.table(self.table, schema)} has no rows to compare.")
+            raise ValueError(f"Batch table {hook.dialect.table(table)} has no rows to compare.")
         method = self.method or "tests"
         alpha = DEFAULT_ALPHA if self.alpha in (None, "", "None") else float(self.alpha)
         results = compute_feature_drift(
