@@ -108,7 +108,13 @@ def run_ours(reference, batches: dict, repeats: int) -> dict:
             "compute_seconds": compute_s,
             "plain_seconds": plain_s,
             "features": {
-                r["feature"]: {k: r[k] for k in ("kind", "statistic", "value", "drifted", "psi", "p_value")}
+                # Evidently's statistic is our distance (the deciding test's effect is another measure).
+                r["feature"]: {
+                    **{k: r[k] for k in ("kind", "drifted", "psi", "p_value")},
+                    "statistic": r.get("distance_statistic", r["statistic"]),
+                    "value": r.get("distance", r["value"]),
+                    "test": r.get("test"),
+                }
                 for r in results
             },
             "plain": plain,
