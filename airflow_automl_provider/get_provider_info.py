@@ -43,6 +43,7 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": "AutoML",
                 "python-modules": [
+                    "airflow_automl_provider.hooks.table",
                     "airflow_automl_provider.hooks.tracking",
                     "airflow_automl_provider.hooks.model_store",
                 ],

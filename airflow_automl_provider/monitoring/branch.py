@@ -55,7 +55,7 @@ def choose_branch(
     :param no_drift_task_id: followed when nothing drifted.
     :return: the task ids to follow.
     """
-    from airflow.sdk import conf
+    from airflow_automl_provider import config
 
     performance = ti.xcom_pull(task_ids=performance_task_id) or {}
     data_drift = ti.xcom_pull(task_ids=data_drift_task_id) or {}
@@ -65,7 +65,7 @@ def choose_branch(
     decision = decide(performance, data_drift, rules)
     judged = rules.significance == "sequential" and performance.get("status") == "ok"
     figures = sequential_figures(performance, rules) if judged else {}
-    base_url = conf.get("api", "base_url", fallback="") or "http://localhost:8080"
+    base_url = config.api_base_url(absolute=True)
     report = {
         "model_name": model.get("model_name"),
         "auroc": performance.get("auc"),

@@ -17,9 +17,9 @@ def _href(path: str) -> str:
     """A path of the app under Airflow's base URL path (``[api] base_url``), as the navigation needs it."""
     from urllib.parse import urlparse
 
-    from airflow.configuration import conf
+    from airflow_automl_provider import config
 
-    base = urlparse(conf.get("api", "base_url", fallback="") or "/").path.rstrip("/")
+    base = urlparse(config.api_base_url() or "/").path.rstrip("/")
     return f"{base}{URL_PREFIX}{path}"
 
 

@@ -34,9 +34,9 @@ class InvalidFilterError(ValueError):
 
 def mail_dir() -> str:
     """``[automl] mail_dir``: the folder of caught e-mails (``.eml``), or empty when there is none."""
-    from airflow.configuration import conf
+    from airflow_automl_provider import config
 
-    return (conf.get("automl", "mail_dir", fallback="") or "").strip()
+    return config.mail_dir()
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,11 @@ class Settings:
 
     @classmethod
     def from_config(cls) -> Settings:
-        from airflow.configuration import conf
+        from airflow_automl_provider import config
 
-        schema = conf.get("automl", "ui_schema", fallback="") or None
+        schema = config.ui_schema()
         return cls(
-            conn_id=conf.get("automl", "ui_conn_id", fallback="") or DEFAULT_CONN_ID,
+            conn_id=config.ui_conn_id(),
             schema=validate_name(schema, "schema") if schema else None,
         )
 

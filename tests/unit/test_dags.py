@@ -114,6 +114,7 @@ def test_drift_monitor_parses_without_trigger_dagrun_a_variable_or_our_hooks():
     slow = [
         "airflow.providers.standard.operators.trigger_dagrun",
         "airflow_automl_provider.hooks.model_store",
+        "airflow_automl_provider.hooks.table",
         "airflow_automl_provider.hooks.tracking",
         "airflow_automl_provider.evaluation.measures",
         "airflow_automl_provider.operators.evaluation",

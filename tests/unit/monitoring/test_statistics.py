@@ -18,7 +18,7 @@ from airflow_automl_provider.monitoring import statistics as drift
 
 pytestmark = pytest.mark.unit
 
-ADULT = Path(os.environ.get("AUTOML_SHARED_DIR", Path(__file__).resolve().parents[3] / "shared")) / "datasets" / "adult"
+ADULT = Path(os.environ.get("AUTOML_SHARED_DIR", Path(__file__).resolve().parents[4] / "shared")) / "datasets" / "adult"
 RESULT_KEYS = {
     "feature",
     "kind",
