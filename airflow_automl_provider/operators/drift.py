@@ -27,7 +27,9 @@ class SelectModelOperator(BaseOperator):
     """
     The model to monitor: ``model_name`` if given, else the newest one recorded in ``automl_experiments``.
 
-    Returns the model's name, label, positive class and validation AUROC (the drift baseline).
+    Returns the model's name, label, positive class and validation AUROC, and the drift baseline: the
+    AUROC its own experiment measured on its test table (with that table's name and the prediction
+    table it was computed on), else the validation AUROC; ``baseline_source`` says which.
 
     :param conn_id: common-sql connection of the tracking tables. (templated)
     :param schema: schema of the tracking tables. (templated)
