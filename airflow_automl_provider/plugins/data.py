@@ -395,6 +395,41 @@ class MailMessage:
     html: str | None
     text: str | None
     attachments: list[str]
+    # The body's http(s) links with their text: shown as page links, since the sandboxed frame of the
+    # body cannot open them inside the Airflow UI (its own frame does not allow popups).
+    links: list[tuple[str, str]] = field(default_factory=list)
+
+
+def mail_links(html: str) -> list[tuple[str, str]]:
+    """``(text, href)`` of each ``<a href>`` of an HTML body whose href is http or https, in order, once each."""
+    from html.parser import HTMLParser
+
+    class Links(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.found: list[tuple[str, str]] = []
+            self.href: str | None = None
+            self.text: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "a":
+                self.href, self.text = dict(attrs).get("href"), []
+
+        def handle_data(self, data: str) -> None:
+            if self.href is not None:
+                self.text.append(data)
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "a" and self.href is not None:
+                href = self.href.strip()
+                if href.lower().startswith(("http://", "https://")):
+                    self.found.append((" ".join("".join(self.text).split()) or href, href))
+                self.href = None
+
+    parser = Links()
+    parser.feed(html)
+    seen: set[tuple[str, str]] = set()
+    return [link for link in parser.found if not (link in seen or seen.add(link))]
 
 
 def validate_mail_file(name: str) -> str:
@@ -470,4 +505,5 @@ def read_mail(folder: str, name: str) -> MailMessage:
         html=html_part.get_content() if html_part is not None else None,
         text=text_part.get_content() if text_part is not None else None,
         attachments=[str(a) for a in attachments],
+        links=mail_links(html_part.get_content()) if html_part is not None else [],
     )

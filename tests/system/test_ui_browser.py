@@ -386,7 +386,8 @@ def test_pages_in_a_real_browser(api_server, token, browser, ui_data, second_run
     browser.wait(f"location.pathname === '/automl/mail/{eml}' && document.querySelector('iframe.mail-body') !== null")
     browser.wait("document.querySelector('iframe.mail-body').getBoundingClientRect().height > 200")
     assert browser.js("document.querySelector('h1').textContent") == "Drift detected: <the model> on ui_daily"
-    assert browser.js("document.querySelector('iframe.mail-body').getAttribute('sandbox')") == ""
+    sandbox = browser.js("document.querySelector('iframe.mail-body').getAttribute('sandbox')")
+    assert sandbox == "allow-popups allow-popups-to-escape-sandbox"  # no scripts, no same origin
     assert browser.js("document.body.dataset.ran === undefined")
     problems = browser.problems()
     assert all("Blocked script execution" in p and "sandboxed" in p for p in problems), problems

@@ -637,7 +637,8 @@ def mail_dir(tmp_path, monkeypatch):
     folder = tmp_path / "mail"
     folder.mkdir()
     _eml(folder, "20260102-070001-1.eml", "Drift detected: <b>m</b>", "Fri, 02 Jan 2026 07:00:01 +0000",
-         html="<h1>Drift</h1><p>AUROC 0.9012</p><script>parent.stolen = 1</script>")  # fmt: skip
+         html="<h1>Drift</h1><p>AUROC 0.9012</p><script>parent.stolen = 1</script>"
+              '<p><a href="http://af:8080/dags/d/runs/r%2B1">Open the <b>run</b></a> <a href="javascript:x()">js</a></p>')  # fmt: skip
     _eml(folder, "20260101-080000-2.eml", "Older", "Thu, 01 Jan 2026 09:00:00 +0100", text="older body")
     _eml(folder, "20260103-070000-3.eml", "Newest", "Sat, 03 Jan 2026 07:00:00 +0000", text="x < y & z")
     (folder / "notes.txt").write_text("not a mail")
@@ -833,3 +834,17 @@ def test_users_see_only_the_rows_of_dags_they_may_read(client, auth_manager, two
     assert MODEL_C not in page.text.replace(f"model={MODEL_C}", "")
     page = client.get("/automl/compare", params=[("model", MODEL_A), ("model", MODEL_C)], cookies=admin)
     assert page.status_code == 200 and "f1 0.8000" in page.text  # an admin reads every DAG: the store too
+
+
+def test_the_mails_links_are_page_links_outside_the_sandboxed_body(client, token, mail_dir):
+    """Inside the Airflow UI the body's frame cannot open a link (Airflow's own frame forbids popups): the page
+    lists the body's http(s) links as its own, and only those."""
+    from airflow_automl_provider.plugins.data import mail_links
+
+    page = client.get("/automl/mail/20260102-070001-1.eml", cookies={"_token": token})
+    links = Dom(page.text).find("a", "mail-link")
+    assert [(a["href"], a["target"]) for a in links] == [("http://af:8080/dags/d/runs/r%2B1", "_top")]
+    assert ">Open the run</a>" in page.text
+    assert mail_links(
+        '<a href=" https://x/a ">A</a><a href="https://x/a">A</a><a>none</a><a href="mailto:m">m</a>'
+    ) == [("A", "https://x/a")]
