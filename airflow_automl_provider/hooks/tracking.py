@@ -228,6 +228,7 @@ class TrackingHook(TableHook):
         before: datetime | str,
         other_than_run: str,
         limit: int,
+        since: datetime | str | None = None,
         schema: str | None = None,
     ) -> list[Any]:
         """
@@ -240,14 +241,20 @@ class TrackingHook(TableHook):
         :param before: only evaluations whose ``session_time`` is earlier.
         :param other_than_run: leave out this run's own rows (a retried task's).
         :param limit: most values.
+        :param since: only evaluations whose ``session_time`` is this or later (``None``: no bound).
         :param schema: schema of the tracking tables.
         """
         d, q, ph = self.dialect, self.dialect.quote, self.dialect.placeholder
+        params = [model_name, test_table, other_than_run, timestamp_value(d, before)]
+        after = ""
+        if since is not None:
+            after = f"AND {q('session_time')} >= {ph} "
+            params.append(timestamp_value(d, since))
         rows = self.query(
             f"SELECT {q(column)} FROM {d.table(EVAL_RESULTS.name, schema)} WHERE {q('model_name')} = {ph} "
             f"AND {q('test_table')} = {ph} AND {q('run_id')} <> {ph} "
-            f"AND {q('session_time')} < {ph} ORDER BY {q('session_time')} DESC LIMIT {int(limit)}",
-            [model_name, test_table, other_than_run, timestamp_value(d, before)],
+            f"AND {q('session_time')} < {ph} {after}ORDER BY {q('session_time')} DESC LIMIT {int(limit)}",
+            params,
         )
         return [r[0] for r in rows]
 

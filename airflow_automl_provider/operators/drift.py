@@ -311,12 +311,18 @@ class PerformanceDriftOperator(BaseOperator):
     def _judged_days(
         self, hook: TrackingHook, schema: str | None, context: Context, baseline: float | None
     ) -> list[list[float]]:
-        """``[auc, null variance]`` of the last judged days against the same baseline, oldest first."""
+        """
+        ``[auc, null variance]`` of the days judged against the same baseline within the last ``window_days``
+        days (half a day of slack for the runs' times), oldest first.
+        """
+        from datetime import timedelta
+
         wanted = max(int(self.window_days or 1), 1) - 1
         if wanted == 0 or baseline is None:
             return []
+        since = session_time(context) - timedelta(days=wanted + 0.5)
         days = []
-        for metrics in self._history(hook, schema, context, "metrics_json", 4 * wanted):
+        for metrics in self._history(hook, schema, context, "metrics_json", 4 * wanted, since=since):
             try:
                 report = json.loads(metrics or "{}")
             except ValueError:
@@ -329,8 +335,10 @@ class PerformanceDriftOperator(BaseOperator):
                     break
         return days[::-1]
 
-    def _history(self, hook: TrackingHook, schema: str | None, context: Context, column: str, limit: int) -> list:
-        """A column of this model's earlier evaluations of ``test_table``, newest first."""
+    def _history(
+        self, hook: TrackingHook, schema: str | None, context: Context, column: str, limit: int, since: Any = None
+    ) -> list:
+        """A column of this model's earlier evaluations of ``test_table`` (since ``since``), newest first."""
         return hook.evaluation_history(
             self.model_name,
             self.test_table,
@@ -338,6 +346,7 @@ class PerformanceDriftOperator(BaseOperator):
             before=session_time(context),
             other_than_run=context["ti"].run_id,
             limit=limit,
+            since=since,
             schema=schema,
         )
 

@@ -84,6 +84,8 @@ def test_the_evaluation_history_is_earlier_runs_of_the_model_and_table_newest_fi
     assert history(limit=2) == [0.3, 0.2]
     assert history(other_than_run="d3") == [0.2, 0.1]  # a retried run does not read its own row
     assert history(before="2026-11-02T07:00:00+00:00") == [0.1]
+    # The sequential rule's window: only the days since a time (the window's first day included).
+    assert history(since=DAY.replace(day=2)) == [0.3, 0.2]
     assert hook.evaluation_history("m", "daily", "run_id", before=DAY.replace(day=3), other_than_run="", limit=5) == [
         "d2",
         "d1",
