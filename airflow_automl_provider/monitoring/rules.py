@@ -214,7 +214,7 @@ def rules_from_params(params: Mapping[str, Any]) -> DriftRules:
     defaults = DriftRules()
 
     def number(name: str, default: float | None) -> float | None:
-        return default if name not in params else _optional_float(params.get(name))
+        return default if name not in params else optional_float(params.get(name))
 
     return DriftRules(
         auc_threshold=number("drift_auc_threshold", defaults.auc_threshold),
@@ -226,7 +226,8 @@ def rules_from_params(params: Mapping[str, Any]) -> DriftRules:
     )
 
 
-def _optional_float(value: Any) -> float | None:
+def optional_float(value: Any) -> float | None:
+    """A number from a param or a rendered template: ``None`` for empty, ``None`` and the text ``"None"``."""
     return None if value in (None, "", "None") else float(value)
 
 

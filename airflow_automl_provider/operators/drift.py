@@ -214,7 +214,7 @@ class PerformanceDriftOperator(BaseOperator):
         from airflow_automl_provider.evaluation.auroc import check_score_class
         from airflow_automl_provider.evaluation.auroc import resolve_columns as _columns
         from airflow_automl_provider.hooks.tracking import TrackingHook
-        from airflow_automl_provider.monitoring.rules import MIN_CLASS_ROWS, SIGNIFICANCES
+        from airflow_automl_provider.monitoring.rules import MIN_CLASS_ROWS, SIGNIFICANCES, optional_float
         from airflow_automl_provider.sql import TableRef
 
         if self.problem_type not in (None, "", "None", "binary"):
@@ -242,7 +242,7 @@ class PerformanceDriftOperator(BaseOperator):
         (row,) = hook.query(m.auroc_query(hook.dialect, cols), [positive])
         rows, pos, neg = int(row[0] or 0), int(row[5] or 0), int(row[6] or 0)
         min_rows = int(self.min_rows)
-        baseline = _optional(self.baseline)
+        baseline = optional_float(self.baseline)
         result: dict[str, Any] = {
             "model_name": self.model_name,
             "rows": rows,
@@ -267,7 +267,7 @@ class PerformanceDriftOperator(BaseOperator):
             result.update(self._delong(hook, table, positive))
         if significance == "sequential":
             result.update(self._sequential(hook, schema, context, result, positive))
-        threshold = _optional(self.threshold)
+        threshold = optional_float(self.threshold)
         result["consecutive_below"] = (
             self._consecutive_below(hook, schema, context, result["auc"], threshold) if threshold is not None else 0
         )
@@ -366,10 +366,6 @@ class PerformanceDriftOperator(BaseOperator):
         return consecutive_below([*history, auc], threshold)
 
 
-def _optional(value: Any) -> float | None:
-    return None if value in (None, "", "None") else float(value)
-
-
 class DataDriftOperator(BaseOperator):
     """
     Data drift of every feature between the model's training data and a batch, one row each in
@@ -440,6 +436,7 @@ class DataDriftOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_automl_provider.hooks.model_store import ModelStoreHook
         from airflow_automl_provider.hooks.tracking import TrackingHook
+        from airflow_automl_provider.monitoring.rules import optional_float
         from airflow_automl_provider.monitoring.statistics import DEFAULT_ALPHA, compute_feature_drift, drifted_share
         from airflow_automl_provider.operators.autogluon import REFERENCE_PROFILE
         from airflow_automl_provider.schemas import DRIFT_RESULTS
@@ -456,7 +453,8 @@ class DataDriftOperator(BaseOperator):
         if batch.empty:
             raise ValueError(f"Batch table {hook.dialect.table(table)} has no rows to compare.")
         method = self.method or "tests"
-        alpha = DEFAULT_ALPHA if self.alpha in (None, "", "None") else float(self.alpha)
+        alpha = optional_float(self.alpha)
+        alpha = DEFAULT_ALPHA if alpha is None else alpha
         results = compute_feature_drift(
             profile,
             batch,
