@@ -19,7 +19,7 @@ MODEL_A = "automl_model_manual__2026-01-01T00_00_00_00_00"
 MODEL_B = "churn_model"
 MODEL_C = "store_only_model"  # in the model store, never tracked
 RUN_A = "manual__2026-01-01T00:00:00+00:00"
-PLUGINS = Path(__file__).resolve().parents[2] / "airflow_automl_provider" / "plugins"
+PLUGINS = Path(__file__).resolve().parents[3] / "airflow_automl_provider" / "plugins"
 
 
 class Dom(HTMLParser):
