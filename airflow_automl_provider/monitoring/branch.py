@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from airflow_automl_provider.monitoring.rules import decide, rules_from_params, sequential_figures
+from airflow_automl_provider.monitoring.rules import decide, rules_from_params
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -63,8 +63,7 @@ def choose_branch(
     predicted = ti.xcom_pull(task_ids=predict_task_id) or {}
     rules = rules_from_params(params)
     decision = decide(performance, data_drift, rules)
-    judged = rules.significance == "sequential" and performance.get("status") == "ok"
-    figures = sequential_figures(performance, rules) if judged else {}
+    figures = decision.figures
     base_url = config.api_base_url(absolute=True)
     report = {
         "model_name": model.get("model_name"),

@@ -58,11 +58,13 @@ class DriftRules:
 
 @dataclass
 class Decision:
-    """What :func:`decide` concluded: whether to alert, the status recorded, and why."""
+    """What :func:`decide` concluded: whether to alert, the status recorded, why, and the sequential rule's
+    figures (:func:`performance_statistics`; empty when the AUROC was not judged that way)."""
 
     alert: bool
     status: str
     reasons: list[str] = field(default_factory=list)
+    figures: dict[str, Any] = field(default_factory=dict)
 
 
 def _logit(p: float) -> float:
@@ -134,8 +136,8 @@ def sequential_figures(performance: Mapping[str, Any], rules: DriftRules) -> dic
 def decide(performance: Mapping[str, Any], data_drift: Mapping[str, Any] | None, rules: DriftRules) -> Decision:
     """
     Apply the rules to the performance XCom (``auc``, ``status``, ``baseline``, ``baseline_source``,
-    ``auc_high``, ``consecutive_below``, and ``z``/``z_days`` from :func:`performance_statistics`)
-    and the data drift XCom (``drifted_share``, ``drifted``).
+    ``auc_high``, ``consecutive_below``, and for the sequential rule ``days`` or ``auc_null_variance``
+    and ``baseline_variance``) and the data drift XCom (``drifted_share``, ``drifted``).
     """
     if rules.significance not in SIGNIFICANCES:
         raise ValueError(f"Unknown significance {rules.significance!r}: expected one of {', '.join(SIGNIFICANCES)}")
@@ -148,6 +150,7 @@ def decide(performance: Mapping[str, Any], data_drift: Mapping[str, Any] | None,
         return Decision(False, "insufficient_data", [why])
     reasons: list[str] = []
     auc = float(performance["auc"])
+    figures = sequential_figures(performance, rules) if rules.significance == "sequential" else {}
     bounded = rules.significance != "none" and performance.get("auc_high") is not None
     # With a confidence interval, judge the best the model could plausibly be doing today.
     judged = float(performance["auc_high"]) if bounded else auc
@@ -162,12 +165,10 @@ def decide(performance: Mapping[str, Any], data_drift: Mapping[str, Any] | None,
     if rules.max_auc_drop is not None and baseline is not None:
         baseline = float(baseline)
         if rules.significance == "sequential":
-            figures = sequential_figures(performance, rules)
             z = figures.get("z")
-            performance = {**performance, **figures}
             if z is not None and float(z) <= -rules.z_bound:
-                days = int(performance.get("z_days") or 1)
-                mean = performance.get("window_auc", auc)
+                days = int(figures.get("z_days") or 1)
+                mean = figures.get("window_auc", auc)
                 over = f"the mean AUROC {mean:.4f} of the last {days} days" if days > 1 else f"AUROC {auc:.4f}"
                 less = f" less {rules.max_auc_drop}" if rules.max_auc_drop else ""
                 reasons.append(
@@ -180,7 +181,7 @@ def decide(performance: Mapping[str, Any], data_drift: Mapping[str, Any] | None,
                 f"(more than {rules.max_auc_drop})"
             )
     reasons += _data_drift_reasons(data_drift, rules)
-    return Decision(bool(reasons), "drift" if reasons else "ok", reasons)
+    return Decision(bool(reasons), "drift" if reasons else "ok", reasons, figures)
 
 
 def feature_reason(f: Mapping[str, Any]) -> str:
