@@ -107,10 +107,21 @@ def auc_confidence_interval(y_true: Any, scores: Any, alpha: float = 0.05) -> tu
     :param alpha: one minus the confidence level (0.05 for 95%).
     :return: ``(auc, low, high)``.
     """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), not {alpha}")
+    auc, variance = delong_auc_variance(y_true, scores)
+    return (auc, *interval_from_variance(auc, variance, alpha))
+
+
+def interval_from_variance(auc: float, variance: float, alpha: float = 0.05) -> tuple[float, float]:
+    """
+    The two-sided ``1 - alpha`` normal interval ``auc +- z * sqrt(variance)``, clipped to ``[0, 1]``.
+
+    :return: ``(low, high)``.
+    """
     from scipy.stats import norm
 
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), not {alpha}")
-    auc, variance = delong_auc_variance(y_true, scores)
     half = float(norm.ppf(1 - alpha / 2)) * math.sqrt(max(variance, 0.0))
-    return auc, max(0.0, auc - half), min(1.0, auc + half)
+    return max(0.0, auc - half), min(1.0, auc + half)

@@ -282,12 +282,12 @@ class PerformanceDriftOperator(BaseOperator):
         return y, frame[self.score_column].to_numpy(dtype="float64")
 
     def _delong(self, hook: TrackingHook, table: TableRef, positive: str) -> dict[str, Any]:
-        from airflow_automl_provider.evaluation.delong import auc_confidence_interval, delong_auc_variance
+        from airflow_automl_provider.evaluation.delong import delong_auc_variance, interval_from_variance
 
         y, scores = self._read_scores(hook, table, positive)
         level = float(self.confidence)
-        _, low, high = auc_confidence_interval(y, scores, alpha=1 - level)
-        _, variance = delong_auc_variance(y, scores)
+        auc, variance = delong_auc_variance(y, scores)  # once: the interval and the rule both use it
+        low, high = interval_from_variance(auc, variance, alpha=1 - level)
         return {"auc_low": low, "auc_high": high, "confidence": level, "auc_variance": variance}
 
     def _sequential(
