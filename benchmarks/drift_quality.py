@@ -158,7 +158,7 @@ def provider_modules():
 
 def load_adult():
     """``adult.data`` and ``adult.test`` as the package's demo loader reads them."""
-    from airflow_automl_provider.demo import load_uci_adult
+    from automl_demo import load_uci_adult
 
     return load_uci_adult(str(ADULT / "adult.data")), load_uci_adult(str(ADULT / "adult.test"))
 
@@ -520,9 +520,11 @@ class PerfRow:
     ``consecutive_runs`` reads the AUROC history).
     """
 
-    def __init__(self, name: str, rules: Any, baseline: float, baseline_source: str, setup):
+    def __init__(self, name: str, rules: Any, baseline: float, baseline_source: str, setup, components=None):
         self.name, self.rules, self.setup = name, rules, setup
         self.baseline, self.baseline_source = baseline, baseline_source
+        # The DeLong components the null variance comes from: the baseline table's unless given.
+        self.components = components
         self.significance = getattr(rules, "significance", "none")
         self.reset()
 
@@ -564,7 +566,7 @@ class PerfRow:
             # As PerformanceDriftOperator._sequential: the day's variance under "nothing changed" (the
             # baseline table's DeLong components over the day's class counts), the baseline's own
             # variance, and the last window_days - 1 judged days.
-            components = self.setup["baseline_components"]
+            components = self.components or self.setup["baseline_components"]
             if components is not None and self.baseline_source == "test AUROC":
                 _, s10, s01, pb, nb = components
                 null_variance = s10 / day["positives"] + s01 / day["negatives"]
@@ -631,6 +633,15 @@ def performance_rows(setup) -> list[PerfRow]:
     if setup["after"]:
         defaults = rules()
         rows.append(PerfRow("new defaults: DriftRules() (baseline: half A's AUROC, its table)", defaults, *test, setup))
+        # The limit of any rule on these batches: the monitored pool's own AUROC as the baseline, known
+        # exactly (no baseline error, no baseline variance), the null variance from the pool's components.
+        auc_b, s10, s01, _, _ = setup["pool_components"]
+        exact = (auc_b, s10, s01, math.inf, math.inf)
+        for name, limit_rules in (
+            ("limit: DriftRules(), baseline half B's own AUROC known exactly", defaults),
+            ("limit: DriftRules(max_auc_drop=0), baseline known exactly", rules(max_auc_drop=0.0)),
+        ):
+            rows.append(PerfRow(name, limit_rules, auc_b, "test AUROC", setup, components=exact))
         rows.append(
             PerfRow(
                 "new defaults: DriftRules(), baseline the validation AUROC (no table: the day's own variance)",
@@ -1201,6 +1212,11 @@ def run(args, tmp: Path) -> None:
         "baseline_variance": baseline_variance,
         "baseline_components": (
             drift.delong_components(labels_a, scores_a) if hasattr(drift, "delong_components") else None
+        ),
+        "pool_components": (
+            drift.delong_components(model["labels_b"], model["scores_b"])
+            if hasattr(drift, "delong_components")
+            else None
         ),
         "labels_b": np.asarray(model["labels_b"], dtype=bool),
         "scores_b": np.asarray(model["scores_b"], dtype="float64"),
