@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from airflow_automl_provider.hooks.tracking import TrackingHook
+    from airflow_automl_provider.sql import TableRef
 
 
 AUROC_METHODS = ("auto", "sql", "stream")
@@ -35,13 +36,15 @@ RANGE_ROWS = 1 << 20
 MAX_RANGE_GROUPS = 1 << 16
 
 
-def resolve_columns(hook: TrackingHook, table: str, schema: str | None, **cols: str | None) -> m.Columns:
+def resolve_columns(
+    hook: TrackingHook, table: str | TableRef, schema: str | None = None, **cols: str | None
+) -> m.Columns:
     """
     Check that the columns exist, then quote the table and every column a query needs.
 
     :param hook: the table's connection.
-    :param table: the table, ``table`` or ``schema.table``.
-    :param schema: schema of ``table`` when not qualified.
+    :param table: the table: a :class:`~airflow_automl_provider.sql.TableRef`, or ``table`` or ``schema.table``.
+    :param schema: schema of ``table`` when it is a name that is not qualified.
     :param cols: the :class:`~.measures.Columns` fields (``target``, ``score``, ``prediction``) by
         column name; None or empty: not used.
     """
