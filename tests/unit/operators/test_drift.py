@@ -1,55 +1,10 @@
-"""The drift monitor's retrain operator (operators/monitoring.py)."""
+"""The drift monitor's model selection and performance operators (operators/drift.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from airflow_automl_provider.operators.monitoring import RetrainOperator, TriggeredDagRunLink
-
 pytestmark = pytest.mark.unit
-
-
-def test_retrain_raises_the_trigger_exception_the_task_runner_handles():
-    from airflow.sdk.exceptions import DagRunTriggerException
-
-    op = RetrainOperator(task_id="retrain", conf={"train_data_table": "daily", "ignore_columns": "event_time"})
-    with pytest.raises(DagRunTriggerException) as raised:
-        op.execute({})
-    e = raised.value
-    assert e.trigger_dag_id == "automl_experiment"
-    assert e.conf == {"train_data_table": "daily", "ignore_columns": "event_time"}
-    assert e.dag_run_id.startswith("manual__") and e.logical_date is not None
-    assert e.dag_run_id == f"manual__{e.logical_date.isoformat()}"
-    # TriggerDagRunOperator's defaults: no reset, no skip, no waiting.
-    assert (e.reset_dag_run, e.skip_when_already_exists, e.wait_for_completion, e.deferrable) == (
-        False,
-        False,
-        False,
-        False,
-    )
-    assert [type(link) for link in op.operator_extra_links] == [TriggeredDagRunLink]
-
-
-def test_retrain_takes_a_json_conf_and_a_run_id_and_refuses_what_json_cannot_hold():
-    from airflow.sdk.exceptions import DagRunTriggerException
-
-    op = RetrainOperator(task_id="retrain", trigger_dag_id="other", conf='{"a": 1}', trigger_run_id="retrain__1")
-    with pytest.raises(DagRunTriggerException) as raised:
-        op.execute({})
-    assert (raised.value.trigger_dag_id, raised.value.conf, raised.value.dag_run_id) == (
-        "other",
-        {"a": 1},
-        "retrain__1",
-    )
-    with pytest.raises(ValueError, match="JSON-serialisable"):
-        RetrainOperator(task_id="bad", conf={"when": object()}).execute({})
-
-
-def test_retrain_keeps_its_arguments_as_template_fields():
-    assert set(RetrainOperator.template_fields) == {"trigger_dag_id", "conf", "trigger_run_id"}
-    op = RetrainOperator(task_id="retrain")
-    for name in RetrainOperator.template_fields:
-        assert hasattr(op, name), name
 
 
 def test_retraining_is_evaluated_on_the_monitored_models_own_test_table(monkeypatch, tmp_path):
@@ -71,23 +26,6 @@ def test_retraining_is_evaluated_on_the_monitored_models_own_test_table(monkeypa
     )
     assert select._test_evaluation("m1")["test_table"] == "t1"
     assert select._test_evaluation("m2") is None
-
-
-def test_the_experiment_row_links_the_report_page_and_takes_an_email_user_name(monkeypatch):
-    from airflow.dag_processing.dagbag import DagBag
-
-    from airflow_automl_provider.operators.tracking import _email, _owner_email, _report_link
-    from tests.unit.test_dags import DAGS
-
-    monkeypatch.setenv("AIRFLOW__AUTOML__OWNER_EMAIL", "ml-team@example.com")
-    dag = DagBag(dag_folder=str(DAGS)).dags["automl_experiment"]
-    assert _owner_email(dag, dag.task_dict["track_experiment"].owner) == "ml-team@example.com"
-    assert _owner_email(dag, "someone_else") is None
-
-    assert _email("ana@example.com") == "ana@example.com"
-    assert _email("admin") is None and _email(None) is None
-    assert _report_link("m 1", "file:///x/report.html").endswith("/plugin/automl/automl/models/m%201/report")
-    assert _report_link("m1", None) is None
 
 
 def _performance(conn_id: str, **kwargs):
