@@ -20,3 +20,8 @@ RUN pip install --no-cache-dir -c /opt/automl/constraints.txt \
         "apache-airflow==${AIRFLOW_VERSION}" "/opt/automl[postgres,celery]" \
     && python -c "import airflow_automl_provider, autogluon.tabular" \
     && mkdir -p /opt/airflow/models /opt/airflow/config
+# The demo (`docker compose run --rm airflow-cli python -m automl_demo seed`): not in the provider's wheel,
+# copied beside it and importable through PYTHONPATH.
+COPY --chown=airflow:0 automl_demo /opt/automl-demo/automl_demo
+ENV PYTHONPATH=/opt/automl-demo${PYTHONPATH:+:${PYTHONPATH}}
+RUN python -c "import automl_demo.cli"

@@ -35,15 +35,15 @@ $(AIRFLOW_HOME)/airflow.db: $(STAMP)
 	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (tail -30 $(AIRFLOW_HOME)/db-migrate.log; exit 1)
 
 demo: $(STAMP) $(AIRFLOW_HOME)/airflow.db
-	$(BIN)/python -m airflow_automl_provider.demo seed
+	$(BIN)/python -m automl_demo seed
 	@echo "Running automl_experiment with airflow dags test (log: .airflow/demo-run.log) ..."
 	@$(BIN)/airflow dags test automl_experiment -c '{"fit_time_limit": $(DEMO_TIME_LIMIT)}' \
 		> $(AIRFLOW_HOME)/demo-run.log 2>&1 || (tail -60 $(AIRFLOW_HOME)/demo-run.log; exit 1)
 	@grep -o "DagRun Finished: dag_id=[^,]*, .*run_duration=[^,]*, state=[a-z]*" $(AIRFLOW_HOME)/demo-run.log \
 		| sed 's/logical_date=.*run_duration/run_duration/'
-	$(BIN)/python -m airflow_automl_provider.demo show
+	$(BIN)/python -m automl_demo show
 	@echo "Running automl_drift_monitor over a simulated week (log: .airflow/demo-week.log) ..."
-	$(BIN)/python -m airflow_automl_provider.demo week
+	$(BIN)/python -m automl_demo week
 
 # The whole of Airflow on this machine, for the UI: api-server on 127.0.0.1, port AIRFLOW_PORT (default
 # 8080), scheduler, dag-processor and triggerer with the LocalExecutor on .airflow/airflow.db, the demo

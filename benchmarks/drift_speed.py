@@ -43,7 +43,7 @@ SHIFTED_FEATURES = ["age", "hours_per_week", "workclass"]
 def load_frames():
     """Adult train and test without the label, and the shifted test."""
     sys.path.insert(0, str(ROOT))  # the Evidently venv does not have this package installed
-    from airflow_automl_provider.demo import load_uci_adult
+    from automl_demo import load_uci_adult
 
     reference = load_uci_adult(str(ADULT / "adult.data")).drop(columns=["class"])
     batch = load_uci_adult(str(ADULT / "adult.test")).drop(columns=["class"])

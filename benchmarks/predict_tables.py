@@ -54,7 +54,7 @@ def adult_rows(n: int):
     import numpy as np
     import pandas as pd
 
-    from airflow_automl_provider.demo import load_uci_adult
+    from automl_demo import load_uci_adult
 
     base = load_uci_adult(str(c.ADULT / "adult.data"))
     idx = np.arange(n) % len(base)
@@ -140,8 +140,8 @@ def check_predictions(hook, schema: str | None, n: int, store: str) -> dict:
 
     import numpy as np
 
-    from airflow_automl_provider.demo import load_uci_adult
     from airflow_automl_provider.hooks.model_store import ModelStoreHook
+    from automl_demo import load_uci_adult
 
     predictor, manifest = ModelStoreHook(base_uri=store).load(MODEL, None)
     base = load_uci_adult(str(c.ADULT / "adult.data"))
@@ -178,9 +178,9 @@ MODELS = {
 
 
 def train(tmp: Path, store: str, model: str = "gbm") -> dict:
-    from airflow_automl_provider.demo import load_uci_adult
     from airflow_automl_provider.hooks.tracking import TrackingHook
     from airflow_automl_provider.operators.autogluon import AutoGluonTrainOperator
+    from automl_demo import load_uci_adult
 
     c.set_conn("bench_train", c.sqlite_uri(tmp / "train.db"))
     TrackingHook(conn_id="bench_train").replace_with_frame("adult_train", load_uci_adult(str(c.ADULT / "adult.data")))

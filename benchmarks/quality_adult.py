@@ -107,7 +107,7 @@ def main() -> None:
     # medium_quality is the DAG's default; best_quality (bagging, stacking) is where more time pays.
     parser.add_argument("--presets", nargs="+", default=["medium_quality", "best_quality"])
     args = parser.parse_args()
-    from airflow_automl_provider.demo import load_uci_adult
+    from automl_demo import load_uci_adult
 
     train, test = load_uci_adult(str(ADULT / "adult.data")), load_uci_adult(str(ADULT / "adult.test"))
     rows = [run_hgb(train, test)]

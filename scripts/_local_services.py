@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from airflow_automl_provider.demo import free_port
+from automl_demo import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -264,8 +264,8 @@ def seed_daily(conn_id: str, days: int, drift_from: int) -> str:
 
     :return: the logical date of the monitor's run that judges the first drifted day.
     """
-    from airflow_automl_provider.demo import generate, simulate_days
     from airflow_automl_provider.hooks.tracking import TrackingHook
+    from automl_demo import generate, simulate_days
 
     daily, runs = simulate_days(generate(days * 1500, seed=3), start="2026-11-01", days=days, drift_from=drift_from)
     TrackingHook(conn_id=conn_id).replace_with_frame("gluon_daily", daily)

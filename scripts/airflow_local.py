@@ -29,7 +29,7 @@ from typing import Any
 # The helpers shared with scripts/distributed_demo.py (this folder is on sys.path when the script runs).
 from _local_services import Api, Failure, Processes, free_port, seed_daily, stop_on_signals, tail, wait_until
 
-from airflow_automl_provider.demo import MailCatcher
+from automl_demo import MailCatcher
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -96,9 +96,9 @@ def environment(
 
 def seed(conn_id: str) -> str:
     """The demo tables, made again at every start (a few seconds); returns the first drifted day's logical date."""
-    from airflow_automl_provider import demo
+    from automl_demo.cli import seed as seed_tables
 
-    demo.seed(conn_id, None, None, DEMO_ROWS)
+    seed_tables(conn_id, None, None, DEMO_ROWS)
     drift_day = seed_daily(conn_id, DEMO_DAYS, DRIFT_FROM)
     print(f"seeded gluon_daily: {DEMO_DAYS} days from 2026-11-01, drift from day {DRIFT_FROM} on")
     return drift_day

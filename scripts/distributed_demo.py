@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from airflow_automl_provider.demo import MailCatcher
+from automl_demo import MailCatcher
 
 # The helpers this script shares with scripts/airflow_local.py; the folder is on sys.path when the script
 # runs, not when a test loads this file by its path.
@@ -331,7 +331,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         # 3. Demo data in the tracking database.
         python = str(VENV_BIN / "python")
-        _run_step("seed", [python, "-m", "airflow_automl_provider.demo", "seed"], env, log_dir)
+        _run_step("seed", [python, "-m", "automl_demo", "seed"], env, log_dir)
         out = subprocess.run(
             [python, __file__, "seed-daily", "--days", str(DEMO_DAYS), "--drift-from", str(DRIFT_FROM)],
             env=env,

@@ -56,7 +56,7 @@ def _set_conn(conn_id: str, uri: str) -> None:
 @pytest.fixture(scope="session")
 def adult_frames():
     """The real UCI Adult train and test files (32,561 and 16,281 rows)."""
-    from airflow_automl_provider.demo import load_uci_adult
+    from automl_demo import load_uci_adult
 
     if not (ADULT / "adult.data").exists():
         pytest.fail(f"UCI Adult not found under {ADULT}: the tests read ../shared/datasets/adult/")

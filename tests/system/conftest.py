@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_automl_provider.demo import MailCatcher, free_port
 from airflow_automl_provider.hooks.tracking import TrackingHook
+from automl_demo import MailCatcher, free_port
 
 
 @pytest.fixture(scope="session")

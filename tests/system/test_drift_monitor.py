@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from airflow_automl_provider.demo import simulate_days
+from automl_demo import simulate_days
 
 pytestmark = pytest.mark.system
 

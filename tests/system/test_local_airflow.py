@@ -29,7 +29,7 @@ from urllib.parse import quote, unquote
 
 import pytest
 
-from airflow_automl_provider.demo import free_port
+from automl_demo import free_port
 from tests.system.browser import Browser, chromium_path
 
 pytestmark = pytest.mark.system

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_automl_provider.demo import MailCatcher, free_port, simulate_days
 from airflow_automl_provider.hooks.tracking import TrackingHook
+from automl_demo import MailCatcher, free_port, simulate_days
 
 pytestmark = pytest.mark.system
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))

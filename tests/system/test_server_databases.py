@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_automl_provider.demo import simulate_days
 from airflow_automl_provider.hooks.tracking import TrackingHook
+from automl_demo import simulate_days
 
 pytestmark = pytest.mark.system
 

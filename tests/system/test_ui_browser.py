@@ -21,7 +21,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from airflow_automl_provider.demo import MailCatcher, free_port
+from automl_demo import MailCatcher, free_port
 from tests.system.browser import Browser, chromium_path, stop_process
 
 pytestmark = pytest.mark.system

@@ -13,8 +13,8 @@ import pytest
 from scipy import stats
 from scipy.spatial import distance
 
-from airflow_automl_provider.demo import load_uci_adult
 from airflow_automl_provider.monitoring import statistics as drift
+from automl_demo import load_uci_adult
 
 pytestmark = pytest.mark.unit
 
