@@ -15,7 +15,7 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_automl_provider.sql import TableRef, split_table_name, validate_column, validate_name
+from airflow_automl_provider.sql import TableRef, validate_column
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
@@ -101,7 +101,10 @@ class Dialect:
         return f"{self.quote_char}{name}{self.quote_char}"
 
     def table(self, table: str | TableRef, schema: str | None = None) -> str:
-        """Validated, quoted and optionally schema-qualified table name (a :class:`..sql.TableRef` is valid already)."""
+        """
+        Validated, quoted and optionally schema-qualified table name (a :class:`..sql.TableRef` is valid
+        already; plain names, ``table`` or ``schema.table`` and ``schema``, are parsed into one).
+        """
         ref = TableRef.parse(table, schema)
         schema, table = ref.schema, ref.name
         q = self.quote_char
@@ -139,9 +142,8 @@ class Dialect:
 
     def create_table_sql(
         self,
-        table: str,
+        table: TableRef,
         columns: Sequence[tuple[str, str]],
-        schema: str | None = None,
         *,
         if_not_exists: bool,
         primary_key: str | None = None,
@@ -151,11 +153,11 @@ class Dialect:
             for name, kind in columns
         )
         exists = "IF NOT EXISTS " if if_not_exists else ""
-        return f"CREATE TABLE {exists}{self.table(table, schema)} ({cols})"
+        return f"CREATE TABLE {exists}{self.table(table)} ({cols})"
 
-    def rename_table_sql(self, old: str, new: str, schema: str | None = None) -> str:
-        validate_name(new)
-        return f"ALTER TABLE {self.table(old, schema)} RENAME TO {self.quote(new)}"
+    def rename_table_sql(self, old: TableRef, new: TableRef) -> str:
+        """Rename ``old`` to ``new``, a table in the same schema (``old.sibling(name)``)."""
+        return f"ALTER TABLE {self.table(old)} RENAME TO {self.quote(new.name)}"
 
     def bind_timestamp(self, value: datetime) -> Any:
         """A UTC-aware datetime as this database binds it: naive UTC for a plain ``TIMESTAMP``."""
@@ -190,16 +192,15 @@ class Dialect:
         """Tables and views of ``schema`` (the connection's default when None)."""
         return set(self._inspect("get_table_names", schema)) | set(self._inspect("get_view_names", schema))
 
-    def table_identity(self, conn: Any, schema: str | None, table: str) -> tuple[str, str]:
+    def table_identity(self, conn: Any, ref: TableRef) -> tuple[str, str]:
         """``(schema, table)`` as the database resolves them: quoted names keep their case (ANSI)."""
-        return schema or str(self._inspect("default_schema_name") or ""), table
+        return ref.schema or str(self._inspect("default_schema_name") or ""), ref.name
 
-    def non_numeric(self, conn: Any, table: str, schema: str | None, column: str) -> str | None:
+    def non_numeric(self, conn: Any, ref: TableRef, column: str) -> str | None:
         """Why ``column`` does not hold numbers (``"its type is ..."``), or None when it does or cannot tell."""
         from sqlalchemy import types
 
-        schema, table = split_table_name(table, schema)
-        found = [c["type"] for c in self._inspect("get_columns", table, schema) if c["name"] == column]
+        found = [c["type"] for c in self._inspect("get_columns", ref.name, ref.schema) if c["name"] == column]
         if not found or isinstance(found[0], types.NullType | types.Numeric | types.Float | types.Integer):
             return None
         return f"its type is {found[0]}"
@@ -212,8 +213,7 @@ class Dialect:
     def read_chunks(
         self,
         conn: Any,
-        table: str,
-        schema: str | None,
+        ref: TableRef,
         columns: Sequence[str] | None,
         sql: str,
         params: list[Any],
@@ -247,7 +247,7 @@ class Dialect:
         """A frame of DB-API values with its natural dtypes (DECIMAL values as floats)."""
         return normalise(frame)
 
-    def rowids_readable(self, conn: Any, table: str, schema: str | None) -> bool:
+    def rowids_readable(self, conn: Any, ref: TableRef) -> bool:
         """Whether the table's rows can be named by a ``rowid`` (only SQLite has them)."""
         return False
 
@@ -277,7 +277,7 @@ class Dialect:
         """Whether the driver reports ``target`` as an integer column (only asked where that is exact)."""
         return False
 
-    def range_query(self, conn: Any, table: str, schema: str | None, sql: Any, **kwargs: Any) -> Iterator[Any]:
+    def range_query(self, conn: Any, ref: TableRef, sql: Any, **kwargs: Any) -> Iterator[Any]:
         """One query over ranges of the table in parallel; only SQLite has them (see its dialect)."""
         raise RangesUnavailable(f"{self.name} tables are not read in parallel ranges")
         yield  # a generator, as the SQLite one
@@ -286,8 +286,7 @@ class Dialect:
     def replace_table(
         self,
         conn: Any,
-        table: str,
-        schema: str | None,
+        table: TableRef,
         columns: Sequence[tuple[str, str]],
         frames: Iterable[pd.DataFrame],
         join: Any = None,
@@ -305,49 +304,48 @@ class Dialect:
         """
         for name, _ in columns:
             validate_column(name)
-        staging = f"{table[:40]}__new_{uuid.uuid4().hex[:8]}"
+        staging = table.sibling(f"{table.name[:40]}__new_{uuid.uuid4().hex[:8]}")
         cur = conn.cursor()
         if not self.transactional_ddl:
-            self.drop_stale_staging(conn, cur, table, schema)
+            self.drop_stale_staging(conn, cur, table)
         try:
             if join is not None:
-                written = self.write_joined(cur, staging, schema, columns, frames, join)
+                written = self.write_joined(cur, staging, columns, frames, join)
             else:
-                cur.execute(self.create_table_sql(staging, columns, schema, if_not_exists=False))
+                cur.execute(self.create_table_sql(staging, columns, if_not_exists=False))
                 written = 0
                 for frame in frames:
                     if len(frame):
-                        self.insert_frame(cur, self.table(staging, schema), [n for n, _ in columns], frame)
+                        self.insert_frame(cur, self.table(staging), [n for n, _ in columns], frame)
                         written += len(frame)
             if not self.transactional_ddl:
                 conn.commit()
-            self.swap_in(cur, staging, table, schema)
+            self.swap_in(cur, staging, table)
         except BaseException:
             if not self.transactional_ddl:  # the new table was committed: nothing else removes it
                 with contextlib.suppress(Exception):
                     conn.rollback()
-                    conn.cursor().execute(f"DROP TABLE IF EXISTS {self.table(staging, schema)}")
+                    conn.cursor().execute(f"DROP TABLE IF EXISTS {self.table(staging)}")
             raise
         return written
 
-    def swap_in(self, cur: Any, staging: str, table: str, schema: str | None) -> None:
-        """Put the filled table ``staging`` in the place of ``table``."""
-        cur.execute(f"DROP TABLE IF EXISTS {self.table(table, schema)}")
-        cur.execute(self.rename_table_sql(staging, table, schema))
+    def swap_in(self, cur: Any, staging: TableRef, table: TableRef) -> None:
+        """Put the filled table ``staging`` (in ``table``'s schema) in the place of ``table``."""
+        cur.execute(f"DROP TABLE IF EXISTS {self.table(table)}")
+        cur.execute(self.rename_table_sql(staging, table))
 
-    def drop_stale_staging(self, conn: Any, cur: Any, table: str, schema: str | None) -> None:
+    def drop_stale_staging(self, conn: Any, cur: Any, ref: TableRef) -> None:
         """Drop the staging tables (``<table>__new_<8 hex>``) that a writer killed mid-write left behind."""
-        stale = re.compile(re.escape(table[:40]) + r"__new_[0-9a-f]{8}")
-        for name in sorted(self.table_names(conn, schema)):
+        stale = re.compile(re.escape(ref.name[:40]) + r"__new_[0-9a-f]{8}")
+        for name in sorted(self.table_names(conn, ref.schema)):
             if stale.fullmatch(name):
                 log.warning("Dropping %s, left behind by an interrupted write", name)
-                cur.execute(f"DROP TABLE IF EXISTS {self.table(name, schema)}")
+                cur.execute(f"DROP TABLE IF EXISTS {self.table(ref.sibling(name))}")
 
     def write_joined(
         self,
         cur: Any,
-        name: str,
-        schema: str | None,
+        table: TableRef,
         columns: Sequence[tuple[str, str]],
         frames: Iterable[pd.DataFrame],
         join: Any,
@@ -371,17 +369,14 @@ def fetch_rows(conn: Any, sql: str, params: Sequence[Any]) -> list[tuple[Any, ..
         cur.close()
 
 
-def information_schema_non_numeric(
-    conn: Any, d: Dialect, table: str, schema: str | None, column: str, current: str
-) -> str | None:
+def information_schema_non_numeric(conn: Any, d: Dialect, ref: TableRef, column: str, current: str) -> str | None:
     """Why a column is not numeric by its type in ``information_schema`` (PostgreSQL, MySQL), or None."""
     ph = d.placeholder
-    schema, table = split_table_name(table, schema)
     rows = fetch_rows(
         conn,
         f"SELECT data_type FROM information_schema.columns WHERE table_schema = COALESCE({ph}, {current}) "
         f"AND table_name = {ph} AND column_name = {ph}",
-        [schema, table, column],
+        [ref.schema, ref.name, column],
     )
     numeric = {"smallint", "integer", "int", "bigint", "numeric", "decimal", "real", "double precision"}
     numeric |= {"double", "float", "tinyint", "mediumint"}

@@ -12,10 +12,11 @@ import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_automl_provider.dialects.base import Dialect, fetch_rows, information_schema_non_numeric, log
-from airflow_automl_provider.sql import validate_name
 
 if TYPE_CHECKING:
     from datetime import datetime
+
+    from airflow_automl_provider.sql import TableRef
 
 
 class MySqlDialect(Dialect):
@@ -50,9 +51,8 @@ class MySqlDialect(Dialect):
     def text_as_time(self, expr: str) -> str:
         return f"CAST({expr} AS DATETIME(6))"  # NULL (and a warning) where the text is not a datetime
 
-    def rename_table_sql(self, old: str, new: str, schema: str | None = None) -> str:
-        validate_name(new)
-        return f"RENAME TABLE {self.table(old, schema)} TO {self.table(new, schema)}"
+    def rename_table_sql(self, old: TableRef, new: TableRef) -> str:
+        return f"RENAME TABLE {self.table(old)} TO {self.table(new)}"
 
     def bind_timestamp(self, value: datetime) -> Any:
         return value.replace(tzinfo=None)
@@ -76,62 +76,59 @@ class MySqlDialect(Dialect):
         )
         return {r[0] for r in rows}
 
-    def table_identity(self, conn: Any, schema: str | None, table: str) -> tuple[str, str]:
+    def table_identity(self, conn: Any, ref: TableRef) -> tuple[str, str]:
         # Table names ignore case with lower_case_table_names.
         ((default, fold),) = fetch_rows(conn, "SELECT DATABASE(), @@lower_case_table_names", [])
-        schema = schema or default
-        return (schema.lower(), table.lower()) if int(fold or 0) else (schema, table)
+        schema = ref.schema or default
+        return (schema.lower(), ref.name.lower()) if int(fold or 0) else (schema, ref.name)
 
-    def non_numeric(self, conn: Any, table: str, schema: str | None, column: str) -> str | None:
-        return information_schema_non_numeric(conn, self, table, schema, column, "DATABASE()")
+    def non_numeric(self, conn: Any, ref: TableRef, column: str) -> str | None:
+        return information_schema_non_numeric(conn, self, ref, column, "DATABASE()")
 
     def stream_cursor(self, conn: Any) -> Any:
         from MySQLdb.cursors import SSCursor
 
         return conn.cursor(SSCursor)  # unbuffered: rows as they are read
 
-    def swap_in(self, cur: Any, staging: str, table: str, schema: str | None) -> None:
-        swap(cur, self, staging, table, schema)
+    def swap_in(self, cur: Any, staging: TableRef, table: TableRef) -> None:
+        swap(cur, self, staging, table)
 
-    def drop_stale_staging(self, conn: Any, cur: Any, table: str, schema: str | None) -> None:
-        drop_stale_staging(cur, self, table, schema)
+    def drop_stale_staging(self, conn: Any, cur: Any, ref: TableRef) -> None:
+        drop_stale_staging(cur, self, ref)
 
 
-def swap(cur: Any, d: Dialect, staging: str, table: str, schema: str | None) -> None:
+def swap(cur: Any, d: Dialect, staging: TableRef, table: TableRef) -> None:
     """Rename ``staging`` into ``table``'s place in one ``RENAME TABLE``; writers of a table take turns."""
-    lock = f"automl:{d.table(table, schema)}"[:64]
+    lock = f"automl:{d.table(table)}"[:64]
     cur.execute("SELECT GET_LOCK(%s, 600)", [lock])
     try:
         cur.execute(
             "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = COALESCE(%s, DATABASE()) "
             "AND table_name = %s",
-            [schema, table],
+            [table.schema, table.name],
         )
         if cur.fetchone()[0]:
-            old = f"{table[:40]}__old_{uuid.uuid4().hex[:8]}"
-            cur.execute(
-                f"RENAME TABLE {d.table(table, schema)} TO {d.table(old, schema)}, "
-                f"{d.table(staging, schema)} TO {d.table(table, schema)}"
-            )
-            cur.execute(f"DROP TABLE {d.table(old, schema)}")
+            old = table.sibling(f"{table.name[:40]}__old_{uuid.uuid4().hex[:8]}")
+            cur.execute(f"RENAME TABLE {d.table(table)} TO {d.table(old)}, {d.table(staging)} TO {d.table(table)}")
+            cur.execute(f"DROP TABLE {d.table(old)}")
         else:
-            cur.execute(d.rename_table_sql(staging, table, schema))
+            cur.execute(d.rename_table_sql(staging, table))
     finally:
         cur.execute("SELECT RELEASE_LOCK(%s)", [lock])
 
 
-def drop_stale_staging(cur: Any, d: Dialect, table: str, schema: str | None) -> None:
+def drop_stale_staging(cur: Any, d: Dialect, ref: TableRef) -> None:
     """
     A writer killed mid-write (SIGKILL) leaves its committed staging table behind; the next writer
     of the same table removes it. Staging names are ``<table>__new_<8 hex>``.
     """
-    prefix = table[:40].replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
+    prefix = ref.name[:40].replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
     cur.execute(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = COALESCE(%s, DATABASE()) "
         "AND table_name LIKE %s",
-        [schema, prefix + "\\_\\_new\\_%"],
+        [ref.schema, prefix + "\\_\\_new\\_%"],
     )
     for (name,) in cur.fetchall():
-        if re.fullmatch(re.escape(table[:40]) + r"__new_[0-9a-f]{8}", name):
+        if re.fullmatch(re.escape(ref.name[:40]) + r"__new_[0-9a-f]{8}", name):
             log.warning("Dropping %s, left behind by an interrupted write", name)
-            cur.execute(f"DROP TABLE IF EXISTS {d.table(name, schema)}")
+            cur.execute(f"DROP TABLE IF EXISTS {d.table(ref.sibling(name))}")

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+    from airflow_automl_provider.sql import TableRef
+
 #: Arrow types of the columns COPY's CSV can be read as, by PostgreSQL type oid.
 CSV_TYPE_OIDS = {
     16: "bool",
@@ -84,19 +86,20 @@ class PostgresDialect(Dialect):
         )
         return {r[0] for r in rows}
 
-    def table_identity(self, conn: Any, schema: str | None, table: str) -> tuple[str, str]:
+    def table_identity(self, conn: Any, ref: TableRef) -> tuple[str, str]:
+        schema = ref.schema
         if schema is None:  # where the search path finds it, else where it would be created
             rows = fetch_rows(
                 conn,
                 "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                 "WHERE c.oid = to_regclass(%s)",
-                [self.table(table)],
+                [self.table(ref)],
             )
             schema = rows[0][0] if rows else fetch_rows(conn, "SELECT current_schema()", [])[0][0]
-        return schema, table
+        return schema, ref.name
 
-    def non_numeric(self, conn: Any, table: str, schema: str | None, column: str) -> str | None:
-        return information_schema_non_numeric(conn, self, table, schema, column, "current_schema()")
+    def non_numeric(self, conn: Any, ref: TableRef, column: str) -> str | None:
+        return information_schema_non_numeric(conn, self, ref, column, "current_schema()")
 
     def stream_cursor(self, conn: Any) -> Any:
         cur = conn.cursor(name=f"automl_{uuid.uuid4().hex[:12]}")  # server-side
@@ -106,8 +109,7 @@ class PostgresDialect(Dialect):
     def read_chunks(
         self,
         conn: Any,
-        table: str,
-        schema: str | None,
+        ref: TableRef,
         columns: Sequence[str] | None,
         sql: str,
         params: list[Any],
@@ -135,10 +137,10 @@ class PostgresDialect(Dialect):
         cur.execute(f"SELECT {target} FROM {table} WHERE 1 = 0")
         return cur.description[0][1] in INTEGER_OIDS
 
-    def swap_in(self, cur: Any, staging: str, table: str, schema: str | None) -> None:
+    def swap_in(self, cur: Any, staging: TableRef, table: TableRef) -> None:
         # Writers of the same table take turns for the swap (held until commit).
-        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [self.table(table, schema)])
-        super().swap_in(cur, staging, table, schema)
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [self.table(table)])
+        super().swap_in(cur, staging, table)
 
     def insert_frame(self, cur: Any, target: str, names: Sequence[str], frame: pd.DataFrame) -> None:
         if hasattr(cur, "copy") or hasattr(cur, "copy_expert"):

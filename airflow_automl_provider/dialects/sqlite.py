@@ -12,7 +12,7 @@ import itertools
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_automl_provider.dialects.base import Dialect, RangesUnavailable, frame_rows
-from airflow_automl_provider.sql import split_table_name, validate_column
+from airflow_automl_provider.sql import TableRef, validate_column
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -96,14 +96,14 @@ class SqliteDialect(Dialect):
     def table_names(self, conn: Any, schema: str | None) -> set[str]:
         return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
-    def table_identity(self, conn: Any, schema: str | None, table: str) -> tuple[str, str]:
+    def table_identity(self, conn: Any, ref: TableRef) -> tuple[str, str]:
         # SQLite ignores case in table and database names.
-        return (schema or "main").lower(), table.lower()
+        return (ref.schema or "main").lower(), ref.name.lower()
 
-    def non_numeric(self, conn: Any, table: str, schema: str | None, column: str) -> str | None:
+    def non_numeric(self, conn: Any, ref: TableRef, column: str) -> str | None:
         col = self.quote(column)
         rows = conn.execute(
-            f"SELECT typeof({col}), {col} FROM {self.table(table, schema)} "
+            f"SELECT typeof({col}), {col} FROM {self.table(ref)} "
             f"WHERE typeof({col}) NOT IN ('integer', 'real', 'null') LIMIT 1"
         ).fetchall()
         return f"it holds {rows[0][0]} values such as {rows[0][1]!r}" if rows else None
@@ -114,46 +114,44 @@ class SqliteDialect(Dialect):
     def read_chunks(
         self,
         conn: Any,
-        table: str,
-        schema: str | None,
+        ref: TableRef,
         columns: Sequence[str] | None,
         sql: str,
         params: list[Any],
         chunk_rows: int,
         where: tuple[str, list[Any]] = ("", []),
     ) -> Iterator[pd.DataFrame]:
-        typed = text_affinities(conn, self, table, schema, columns)
+        typed = text_affinities(conn, self, ref, columns)
         if typed is None:
             yield from self.cursor_chunks(conn, sql, params, chunk_rows)
         else:
-            yield from text_chunks(conn, self, table, schema, *typed, chunk_rows, where)
+            yield from text_chunks(conn, self, ref, *typed, chunk_rows, where)
 
-    def rowids_readable(self, conn: Any, table: str, schema: str | None) -> bool:
-        return rowid_table_columns(conn, self, table, schema) is not None
+    def rowids_readable(self, conn: Any, ref: TableRef) -> bool:
+        return rowid_table_columns(conn, self, ref) is not None
 
-    def range_query(self, conn: Any, table: str, schema: str | None, sql: Any, **kwargs: Any) -> Iterator[Any]:
-        return range_query(conn, self, table, schema, sql, **kwargs)
+    def range_query(self, conn: Any, ref: TableRef, sql: Any, **kwargs: Any) -> Iterator[Any]:
+        return range_query(conn, self, ref, sql, **kwargs)
 
-    def swap_in(self, cur: Any, staging: str, table: str, schema: str | None) -> None:
-        cur.execute(f"DROP TABLE IF EXISTS {self.table(table, schema)}")
-        rename_keeping_views(cur, self, staging, table, schema)
+    def swap_in(self, cur: Any, staging: TableRef, table: TableRef) -> None:
+        cur.execute(f"DROP TABLE IF EXISTS {self.table(table)}")
+        rename_keeping_views(cur, self, staging, table)
 
     def write_joined(
         self,
         cur: Any,
-        name: str,
-        schema: str | None,
+        table: TableRef,
         columns: Sequence[tuple[str, str]],
         frames: Iterable[pd.DataFrame],
         join: Any,
     ) -> int:
-        return write_joined(cur, self, name, schema, columns, frames, join)
+        return write_joined(cur, self, table, columns, frames, join)
 
     def insert_frame(self, cur: Any, target: str, names: Sequence[str], frame: pd.DataFrame) -> None:
         insert_many_per_statement(cur, self, target, names, frame)
 
 
-def rowid_table_columns(conn: Any, d: Dialect, table: str, schema: str | None) -> dict[str, str] | None:
+def rowid_table_columns(conn: Any, d: Dialect, ref: TableRef) -> dict[str, str] | None:
     """
     The declared type of each column ``SELECT *`` gives, for a SQLite table whose rows ``rowid``
     names; None for a view (its rowid is NULL), a WITHOUT ROWID table (selecting it fails) or a
@@ -161,14 +159,13 @@ def rowid_table_columns(conn: Any, d: Dialect, table: str, schema: str | None) -
     """
     import sqlite3
 
-    schema, table = split_table_name(table, schema)
-    prefix = f"{d.quote(schema)}." if schema else ""
+    prefix = f"{d.quote(ref.schema)}." if ref.schema else ""
     cur = conn.cursor()
     try:
-        kind = cur.execute(f"SELECT type FROM {prefix}sqlite_master WHERE name = ?", [table]).fetchall()
+        kind = cur.execute(f"SELECT type FROM {prefix}sqlite_master WHERE name = ?", [ref.name]).fetchall()
         # name, declared type, hidden (1: a virtual table's hidden column, not in SELECT *)
-        info = cur.execute(f"PRAGMA {prefix}table_xinfo({d.quote(table)})").fetchall()
-        cur.execute(f"SELECT rowid FROM {d.table(table, schema)} LIMIT 0")
+        info = cur.execute(f"PRAGMA {prefix}table_xinfo({d.quote(ref.name)})").fetchall()
+        cur.execute(f"SELECT rowid FROM {d.table(ref)} LIMIT 0")
     except sqlite3.Error:
         return None
     finally:
@@ -179,7 +176,7 @@ def rowid_table_columns(conn: Any, d: Dialect, table: str, schema: str | None) -
 
 
 def text_affinities(
-    conn: Any, d: Dialect, table: str, schema: str | None, columns: Sequence[str] | None
+    conn: Any, d: Dialect, ref: TableRef, columns: Sequence[str] | None
 ) -> tuple[list[str], list[str]] | None:
     """
     The columns to read (``columns``, else all) and SQLite's affinity of each (``rowid`` is
@@ -187,7 +184,7 @@ def text_affinities(
     :func:`rowid_table_columns`), every column declared with a type (a column without one
     may hold anything), no column twice, at most ``TEXT_MAX_COLUMNS``. None otherwise.
     """
-    declared = rowid_table_columns(conn, d, table, schema)
+    declared = rowid_table_columns(conn, d, ref)
     if declared is None:
         return None
     names = list(columns or declared)
@@ -200,8 +197,7 @@ def text_affinities(
 def text_chunks(
     conn: Any,
     d: Dialect,
-    table: str,
-    schema: str | None,
+    ref: TableRef,
     columns: Sequence[str],
     affinities: list[str],
     chunk_rows: int,
@@ -241,9 +237,7 @@ def text_chunks(
     )
     condition, params = where
     # A chunk: the next chunk_rows rows from the first rowid not read yet.
-    source = (
-        f"{d.table(table, schema)} WHERE rowid >= ?{f' AND {condition}' if condition else ''} ORDER BY rowid LIMIT ?"
-    )
+    source = f"{d.table(ref)} WHERE rowid >= ?{f' AND {condition}' if condition else ''} ORDER BY rowid LIMIT ?"
     sql = (
         "SELECT CAST(group_concat(automl_line, char(10)) AS BLOB), count(*), max(automl_rowid) "
         f"FROM (SELECT rowid AS automl_rowid, printf('{fmt}', {args}) AS automl_line FROM {source})"
@@ -290,7 +284,7 @@ def text_chunks(
         cur.close()
 
 
-def rename_keeping_views(cur: Any, d: Dialect, staging: str, table: str, schema: str | None) -> None:
+def rename_keeping_views(cur: Any, d: Dialect, staging: TableRef, table: TableRef) -> None:
     """
     Rename the staging table into place. SQLite re-checks every view and trigger at a rename, and a
     view over ``table`` (dropped just before) fails it: "error in view v: no such table". The
@@ -299,7 +293,7 @@ def rename_keeping_views(cur: Any, d: Dialect, staging: str, table: str, schema:
     (legacy,) = cur.execute("PRAGMA legacy_alter_table").fetchone()
     cur.execute("PRAGMA legacy_alter_table = ON")
     try:
-        cur.execute(d.rename_table_sql(staging, table, schema))
+        cur.execute(d.rename_table_sql(staging, table))
     finally:
         cur.execute(f"PRAGMA legacy_alter_table = {'ON' if legacy else 'OFF'}")
 
@@ -307,14 +301,13 @@ def rename_keeping_views(cur: Any, d: Dialect, staging: str, table: str, schema:
 def write_joined(
     cur: Any,
     d: Dialect,
-    name: str,
-    schema: str | None,
+    table: TableRef,
     columns: Sequence[tuple[str, str]],
     frames: Iterable[pd.DataFrame],
     join: Any,
 ) -> int:
     """
-    Build the table ``name`` from the source's ``join.columns`` followed by the frames'
+    Build the table ``table`` from the source's ``join.columns`` followed by the frames'
     new columns, row for row by :data:`SOURCE_ROW`, chunk by chunk: each frame goes to a small
     table in this connection's ``temp`` schema, keyed by the source rowid (an INTEGER PRIMARY
     KEY is that table's own rowid, so the join walks both tables in order without sorting),
@@ -328,10 +321,10 @@ def write_joined(
     """
     for column in join.columns:
         validate_column(column)
-    chunk_name = f"{name}_chunk"  # in this connection's own temp schema: no other writer sees it
-    chunk = d.table(chunk_name, "temp")
+    chunk_ref = TableRef("temp", f"{table.name}_chunk")  # this connection's own temp schema: no other writer sees it
+    chunk = d.table(chunk_ref)
     new_columns = [n for n, _ in columns if n != SOURCE_ROW]
-    cur.execute(d.create_table_sql(chunk_name, columns, "temp", if_not_exists=False, primary_key=SOURCE_ROW))
+    cur.execute(d.create_table_sql(chunk_ref, columns, if_not_exists=False, primary_key=SOURCE_ROW))
     key = d.quote(SOURCE_ROW)
     selected = ", ".join([*(f"i.{d.quote(c)}" for c in join.columns), *(f"s.{d.quote(n)}" for n in new_columns)])
     select = (
@@ -339,12 +332,12 @@ def write_joined(
         f"ON i.rowid = s.{key} ORDER BY s.{key}"
     )
     # The first (even empty) chunk creates the table, with the column types SQLite gives the selection.
-    cur.execute(f"CREATE TABLE {d.table(name, schema)} AS {select} LIMIT 0")
+    cur.execute(f"CREATE TABLE {d.table(table)} AS {select} LIMIT 0")
     written = 0
     for frame in frames:
         if len(frame):
             insert_many_per_statement(cur, d, chunk, [n for n, _ in columns], frame)
-            cur.execute(f"INSERT INTO {d.table(name, schema)} {select}")
+            cur.execute(f"INSERT INTO {d.table(table)} {select}")
             cur.execute(f"DELETE FROM {chunk}")
             written += len(frame)
     cur.execute(f"DROP TABLE {chunk}")
@@ -386,8 +379,7 @@ def variable_limit(cur: Any) -> int:
 def range_query(
     conn: Any,
     d: Dialect,
-    table: str,
-    schema: str | None,
+    ref: TableRef,
     sql: Callable[[str], str],
     parameters: Sequence[Any] = (),
     max_rows: int = 1 << 16,
@@ -424,10 +416,9 @@ def range_query(
     import threading
     import urllib.parse
 
-    schema, table = split_table_name(table, schema)
-    if rowid_table_columns(conn, d, table, schema) is None or schema not in (None, "main"):
-        raise RangesUnavailable(f"{table} is not a SQLite table with rowids in the main database")
-    name = d.table(table, schema)
+    if rowid_table_columns(conn, d, ref) is None or ref.schema not in (None, "main"):
+        raise RangesUnavailable(f"{ref.name} is not a SQLite table with rowids in the main database")
+    name = d.table(ref)
     if not workers:  # the cores this process may use (Linux), else all of them (macOS)
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         workers = min(cores, 4)

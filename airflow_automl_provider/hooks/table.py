@@ -185,7 +185,7 @@ class TableHook(BaseHook):
         """
         ref = TableRef.parse(table, schema)
         with self._conn() as conn:
-            return self.dialect.table_identity(conn, ref.schema, ref.name)
+            return self.dialect.table_identity(conn, ref)
 
     @cached_property
     def dialect(self) -> Dialect:
@@ -278,7 +278,7 @@ class TableHook(BaseHook):
         ref = TableRef.parse(table, schema)
         name = self.dialect.table(ref)
         with self._conn() as conn:
-            why = self.dialect.non_numeric(conn, ref.name, ref.schema, column)
+            why = self.dialect.non_numeric(conn, ref, column)
         if why:
             raise TypeError(f"Column {column!r} of table {name} is not numeric: {why}; expected numbers.")
 
@@ -406,9 +406,7 @@ class TableHook(BaseHook):
         """Yield the table's rows (those in ``window``, if given) as DataFrames of at most ``chunk_rows`` rows."""
         ref = TableRef.parse(table, schema)
         sql, params = self._select(ref, columns, window)
-        yield from self.dialect.read_chunks(
-            conn, ref.name, ref.schema, columns, sql, params, chunk_rows, self._window_filter(window)
-        )
+        yield from self.dialect.read_chunks(conn, ref, columns, sql, params, chunk_rows, self._window_filter(window))
 
     def count_rows(self, table: str | TableRef, schema: str | None = None, window: TimeWindow | None = None) -> int:
         """Rows of a table (those in ``window``, if given)."""
@@ -468,7 +466,7 @@ class TableHook(BaseHook):
         for name, _ in columns:
             validate_column(name)
         self.check_schema(ref.schema)
-        return self.dialect.replace_table(conn, ref.name, ref.schema, columns, frames, join)
+        return self.dialect.replace_table(conn, ref, columns, frames, join)
 
     def sqlite_rowids_readable(self, table: str | TableRef, schema: str | None = None) -> bool:
         """Whether a SQLite table's rows can be named by ``rowid`` (not a view, a WITHOUT ROWID table, or a
@@ -478,7 +476,7 @@ class TableHook(BaseHook):
         ref = TableRef.parse(table, schema)
         self.columns(ref)  # TableNotFoundError names a table that cannot be read
         with self._conn() as conn:
-            return self.dialect.rowids_readable(conn, ref.name, ref.schema)
+            return self.dialect.rowids_readable(conn, ref)
 
     @contextlib.contextmanager
     def reader(self, conn: Any) -> Iterator[Any]:
@@ -559,8 +557,7 @@ class TableHook(BaseHook):
         with self.read_snapshot() as conn:
             yield from self.dialect.range_query(
                 conn,
-                ref.name,
-                ref.schema,
+                ref,
                 sql,
                 parameters=parameters,
                 max_rows=max_rows,

@@ -90,7 +90,7 @@ class TrackingHook(TableHook):
             with self.transaction() as conn:
                 cur = conn.cursor()
                 for table in tables:
-                    cur.execute(d.create_table_sql(table.name, table.columns, schema, if_not_exists=True))
+                    cur.execute(d.create_table_sql(TableRef(schema, table.name), table.columns, if_not_exists=True))
         except Exception:
             # Runs starting together race on CREATE TABLE IF NOT EXISTS (PostgreSQL can raise a unique
             # violation on its catalog): fine if the tables are there now.

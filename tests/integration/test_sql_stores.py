@@ -15,6 +15,7 @@ from airflow_automl_provider.hooks.tracking import MissingColumnError, TableNotF
 from airflow_automl_provider.operators.autogluon import AutoGluonPredictOperator
 from airflow_automl_provider.operators.evaluation import AUROCEvaluationOperator, EvaluateModelOperator
 from airflow_automl_provider.schemas import EVAL_RESULTS, EXPERIMENTS
+from airflow_automl_provider.sql import TableRef
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +44,7 @@ def test_tables_of_an_older_version_gain_the_new_columns(db):
     name = d.table(EXPERIMENTS.name, schema)
     with hook.transaction() as conn:
         conn.cursor().execute(f"DROP TABLE IF EXISTS {name}")
-        conn.cursor().execute(d.create_table_sql(EXPERIMENTS.name, old, schema, if_not_exists=False))
+        conn.cursor().execute(d.create_table_sql(TableRef(schema, EXPERIMENTS.name), old, if_not_exists=False))
     hook.upsert(EXPERIMENTS, {"dag_id": "d", "run_id": "old", "model_name": "m"}, schema)
     assert "best_model" not in hook.columns(EXPERIMENTS.name, schema)
     hook.create_tables(schema)

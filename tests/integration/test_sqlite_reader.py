@@ -11,6 +11,7 @@ import pytest
 
 from airflow_automl_provider.dialects import sqlite
 from airflow_automl_provider.hooks.tracking import TimeWindow, TrackingHook
+from airflow_automl_provider.sql import TableRef
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +68,7 @@ def test_text_reader_frames_equal_the_cursor_frames(typed_table, monkeypatch, ch
     hook = typed_table
     conn = hook.db_hook.get_conn()
     try:
-        assert sqlite.text_affinities(conn, hook.dialect, "typed", None, columns or COLUMNS) is not None
+        assert sqlite.text_affinities(conn, hook.dialect, TableRef(None, "typed"), columns or COLUMNS) is not None
     finally:
         conn.close()
     text = _chunks(hook, columns, chunk_rows)
@@ -114,7 +115,7 @@ def test_tables_the_text_reader_cannot_read_keep_the_cursor_path(typed_table, dd
         if "VIEW" not in ddl:
             conn.execute("INSERT INTO other (i, t) VALUES (1, 'a'), (2, 'b')")
         conn.commit()
-        assert sqlite.text_affinities(conn, hook.dialect, "other", None, ["i", "t"]) is None
+        assert sqlite.text_affinities(conn, hook.dialect, TableRef(None, "other"), ["i", "t"]) is None
     finally:
         conn.close()
     frame = hook.read_frame("other", None, ["i", "t"])

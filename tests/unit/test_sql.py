@@ -7,6 +7,7 @@ import pytest
 from airflow_automl_provider.sql import (
     InvalidIdentifierError,
     SqlDialect,
+    TableRef,
     split_table_name,
     sqlite_affinity,
     timestamp_value,
@@ -52,14 +53,14 @@ def test_bad_column_names_are_refused(bad):
 
 def test_create_table_uses_each_dialects_types():
     cols = [("k", "key"), ("v", "float"), ("t", "timestamp")]
-    assert SQLITE.create_table_sql("x", cols, if_not_exists=True) == (
+    assert SQLITE.create_table_sql(TableRef(None, "x"), cols, if_not_exists=True) == (
         'CREATE TABLE IF NOT EXISTS "x" ("k" TEXT, "v" REAL, "t" TEXT)'
     )
-    assert PG.create_table_sql("x", cols, "s", if_not_exists=False) == (
+    assert PG.create_table_sql(TableRef("s", "x"), cols, if_not_exists=False) == (
         'CREATE TABLE "s"."x" ("k" VARCHAR(250), "v" DOUBLE PRECISION, "t" TIMESTAMP WITH TIME ZONE)'
     )
-    assert MYSQL.rename_table_sql("a", "b", "s") == "RENAME TABLE `s`.`a` TO `s`.`b`"
-    assert PG.rename_table_sql("a", "b", "s") == 'ALTER TABLE "s"."a" RENAME TO "b"'
+    assert MYSQL.rename_table_sql(TableRef("s", "a"), TableRef("s", "b")) == "RENAME TABLE `s`.`a` TO `s`.`b`"
+    assert PG.rename_table_sql(TableRef("s", "a"), TableRef("s", "b")) == 'ALTER TABLE "s"."a" RENAME TO "b"'
 
 
 def test_timestamps_are_stored_in_utc():

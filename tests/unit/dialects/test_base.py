@@ -10,6 +10,7 @@ import pytest
 
 from airflow_automl_provider.dialects import Dialect, dialect_class
 from airflow_automl_provider.dialects.base import RangesUnavailable, frame_rows, frame_sql_types, normalise
+from airflow_automl_provider.sql import TableRef
 
 pytestmark = pytest.mark.unit
 
@@ -21,8 +22,9 @@ def test_sql_text_is_ansi():
     assert D.as_text('"x"') == 'CAST("x" AS VARCHAR)' and D.text_placeholder == "?"
     assert D.as_float('"x"') == D.numbers_only('"x"') == 'CAST("x" AS DOUBLE PRECISION)'
     assert D.as_time('"t"') == '"t"' and D.text_as_time('"t"') == 'CAST("t" AS TIMESTAMP)'
-    assert D.rename_table_sql("a", "b", "s") == 'ALTER TABLE "s"."a" RENAME TO "b"'
-    assert D.create_table_sql("t", [("k", "key"), ("v", "float")], if_not_exists=True, primary_key="k") == (
+    assert D.rename_table_sql(TableRef("s", "a"), TableRef("s", "b")) == 'ALTER TABLE "s"."a" RENAME TO "b"'
+    t = TableRef(None, "t")
+    assert D.create_table_sql(t, [("k", "key"), ("v", "float")], if_not_exists=True, primary_key="k") == (
         'CREATE TABLE IF NOT EXISTS "t" ("k" VARCHAR(250) PRIMARY KEY, "v" DOUBLE PRECISION)'
     )
     assert D.bind_timestamp(datetime(2026, 1, 2, 3, tzinfo=UTC)) == datetime(2026, 1, 2, 3)
@@ -65,15 +67,18 @@ def test_the_catalog_comes_from_sqlalchemys_inspector(generic):
     conn.commit()
     assert d.schema_exists(conn, "main") and not d.schema_exists(conn, "nope")
     assert d.table_names(conn, None) == {"t", "v"}
-    assert d.table_identity(conn, None, "T") == ("main", "T")  # quoted names keep their case
-    assert d.non_numeric(conn, "t", None, "a") is None and d.non_numeric(conn, "t", None, "b") == "its type is TEXT"
+    assert d.table_identity(conn, TableRef(None, "T")) == ("main", "T")  # quoted names keep their case
+    assert (
+        d.non_numeric(conn, TableRef(None, "t"), "a") is None
+        and d.non_numeric(conn, TableRef(None, "t"), "b") == "its type is TEXT"
+    )
 
 
 def test_replace_table_fills_commits_then_swaps(generic):
     """The generic write works where DDL commits at once: it commits the new table, then swaps it in."""
     d, conn = generic
     frame = pd.DataFrame({"id": [1, 2, 3], "p": [0.5, None, 0.25], "s": ["a", None, "c"]})
-    assert d.replace_table(conn, "out", None, frame_sql_types(frame), [frame.head(2), frame.tail(1)]) == 3
+    assert d.replace_table(conn, TableRef(None, "out"), frame_sql_types(frame), [frame.head(2), frame.tail(1)]) == 3
     conn.commit()
     assert conn.execute('SELECT * FROM "out" ORDER BY id').fetchall() == [
         (1, 0.5, "a"),
@@ -86,7 +91,7 @@ def test_replace_table_fills_commits_then_swaps(generic):
 def test_a_failed_write_drops_its_staging_table_and_keeps_the_old_one(generic):
     d, conn = generic
     frame = pd.DataFrame({"id": [1]})
-    d.replace_table(conn, "out", None, frame_sql_types(frame), [frame])
+    d.replace_table(conn, TableRef(None, "out"), frame_sql_types(frame), [frame])
     conn.commit()
 
     def failing():
@@ -94,7 +99,7 @@ def test_a_failed_write_drops_its_staging_table_and_keeps_the_old_one(generic):
         raise RuntimeError("model failed")
 
     with pytest.raises(RuntimeError, match="model failed"):
-        d.replace_table(conn, "out", None, frame_sql_types(frame), failing())
+        d.replace_table(conn, TableRef(None, "out"), frame_sql_types(frame), failing())
     assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master")] == ["out"]
 
 
@@ -104,14 +109,14 @@ def test_a_killed_writers_staging_table_is_dropped_by_the_next_write(generic):
     conn.execute('CREATE TABLE "other__new_0123abcd" (x INTEGER)')
     conn.commit()
     frame = pd.DataFrame({"id": [1]})
-    d.replace_table(conn, "out", None, frame_sql_types(frame), [frame])
+    d.replace_table(conn, TableRef(None, "out"), frame_sql_types(frame), [frame])
     assert {r[0] for r in conn.execute("SELECT name FROM sqlite_master")} == {"out", "other__new_0123abcd"}
 
 
 def test_reads_stream_through_a_cursor(conn):
     conn.execute("CREATE TABLE t (a INTEGER, b REAL)")
     conn.executemany("INSERT INTO t VALUES (?, ?)", [(i, i / 2 if i % 3 else None) for i in range(7)])
-    chunks = list(D.read_chunks(conn, "t", None, None, "SELECT a, b FROM t ORDER BY a", [], 3))
+    chunks = list(D.read_chunks(conn, TableRef(None, "t"), None, "SELECT a, b FROM t ORDER BY a", [], 3))
     assert [len(c) for c in chunks] == [3, 3, 1] and chunks[0]["a"].tolist() == [0, 1, 2]
     arrays = list(D.stream_float_column(conn, "t", "b", "a >= ?", [1], 4))
     assert [len(a) for a in arrays] == [4, 2] and sum(int(a.size) for a in arrays) == 6
@@ -119,10 +124,10 @@ def test_reads_stream_through_a_cursor(conn):
 
 def test_no_ranges_and_no_rowid_joins():
     with pytest.raises(RangesUnavailable):
-        list(D.range_query(None, "t", None, lambda where: ""))
-    assert D.rowids_readable(None, "t", None) is False
+        list(D.range_query(None, TableRef(None, "t"), lambda where: ""))
+    assert D.rowids_readable(None, TableRef(None, "t")) is False
     with pytest.raises(NotImplementedError):
-        D.write_joined(None, "t", None, [], [], None)
+        D.write_joined(None, TableRef(None, "t"), [], [], None)
 
 
 def test_frames_and_rows():

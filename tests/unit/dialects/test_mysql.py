@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from airflow_automl_provider.dialects import mysql as my
+from airflow_automl_provider.sql import TableRef
 
 pytestmark = pytest.mark.unit
 
@@ -17,7 +18,7 @@ def test_sql_text():
     assert D.table("t", "s") == "`s`.`t`" and D.type("timestamp") == "DATETIME(6)"
     assert D.as_text("`y`") == "CAST(`y` AS BINARY)" and D.text_placeholder == "CAST(%s AS BINARY)"
     assert D.as_float("`p`") == "CAST(`p` AS DOUBLE)" and D.text_as_time("`t`") == "CAST(`t` AS DATETIME(6))"
-    assert D.rename_table_sql("a", "b", "s") == "RENAME TABLE `s`.`a` TO `s`.`b`"
+    assert D.rename_table_sql(TableRef("s", "a"), TableRef("s", "b")) == "RENAME TABLE `s`.`a` TO `s`.`b`"
     assert D.bind_timestamp(dt.datetime(2026, 1, 2, tzinfo=dt.UTC)) == dt.datetime(2026, 1, 2)
     assert not D.transactional_ddl and D.auroc_grouped_only
 
@@ -38,7 +39,7 @@ class _Cursor:
 
 def test_the_swap_renames_both_tables_in_one_statement_under_a_lock():
     cur = _Cursor([(1,)])
-    my.swap(cur, D, "t__new_00000000", "t", "s")
+    my.swap(cur, D, TableRef("s", "t__new_00000000"), TableRef("s", "t"))
     assert cur.sql[0] == "SELECT GET_LOCK(%s, 600)" and cur.sql[-1] == "SELECT RELEASE_LOCK(%s)"
     assert (
         cur.sql[2].startswith("RENAME TABLE `s`.`t` TO `s`.`t__old_")
@@ -49,5 +50,5 @@ def test_the_swap_renames_both_tables_in_one_statement_under_a_lock():
 
 def test_only_this_tables_staging_leftovers_are_dropped():
     cur = _Cursor([("t__new_0123abcd",), ("t__new_other",)])
-    my.drop_stale_staging(cur, D, "t", None)
+    my.drop_stale_staging(cur, D, TableRef(None, "t"))
     assert cur.sql[1:] == ["DROP TABLE IF EXISTS `t__new_0123abcd`"]

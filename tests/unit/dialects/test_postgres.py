@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from airflow_automl_provider.dialects import postgres as pg
+from airflow_automl_provider.sql import TableRef
 
 pytestmark = pytest.mark.unit
 
@@ -38,7 +39,7 @@ class _Cursor:
 
 def test_the_swap_takes_the_tables_advisory_lock_first():
     cur = _Cursor()
-    D.swap_in(cur, "t__new_00000000", "t", "s")
+    D.swap_in(cur, TableRef("s", "t__new_00000000"), TableRef("s", "t"))
     assert cur.sql == [
         "SELECT pg_advisory_xact_lock(hashtext(%s))",
         'DROP TABLE IF EXISTS "s"."t"',
