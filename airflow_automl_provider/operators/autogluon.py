@@ -13,10 +13,9 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-
-from airflow_automl_provider.constants import DEFAULT_CHUNK_ROWS, DEFAULT_CONN_ID
+from airflow_automl_provider.constants import DEFAULT_CHUNK_ROWS
 from airflow_automl_provider.links import ModelReportLink
+from airflow_automl_provider.operators.base import AutoMLBaseOperator
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -26,8 +25,8 @@ if TYPE_CHECKING:
 
     from airflow_automl_provider.hooks.tracking import TimeWindow
 
-# The hooks and the SQL helpers are imported in execute(), so that DAG files using these operators
-# parse without loading them (docs/benchmarks.md, "DAG parsing").
+# The hooks (AutoMLBaseOperator's accessors) and the SQL helpers are imported when a task runs, so that DAG
+# files using these operators parse without loading them (docs/benchmarks.md, "DAG parsing").
 
 PROBLEM_TYPES = ("binary", "multiclass", "regression", "quantile")
 REFERENCE_PROFILE = "reference_profile.json"
@@ -116,7 +115,7 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return json.loads(df.to_json(orient="records"))
 
 
-class AutoGluonTrainOperator(BaseOperator):
+class AutoGluonTrainOperator(AutoMLBaseOperator):
     """
     Fit an AutoGluon ``TabularPredictor`` on a SQL table and save it to the model store.
 
@@ -145,7 +144,7 @@ class AutoGluonTrainOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "conn_id",
+        *AutoMLBaseOperator.template_fields,
         "input_table",
         "target_column",
         "model_name",
@@ -172,7 +171,6 @@ class AutoGluonTrainOperator(BaseOperator):
     def __init__(
         self,
         *,
-        conn_id: str = DEFAULT_CONN_ID,
         input_table: str,
         target_column: str,
         model_name: str,
@@ -196,7 +194,6 @@ class AutoGluonTrainOperator(BaseOperator):
         super().__init__(**kwargs)
         self.check_input_tables = check_input_tables
         self.check_output_tables = check_output_tables
-        self.conn_id = conn_id
         self.input_table = input_table
         self.target_column = target_column
         self.model_name = model_name
@@ -251,13 +248,11 @@ class AutoGluonTrainOperator(BaseOperator):
         return self._checked_time_limit(), problem_type, eval_metric
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_automl_provider.hooks.model_store import ModelStoreHook
-        from airflow_automl_provider.hooks.tracking import TrackingHook
         from airflow_automl_provider.sql import TableRef
 
         time_limit, problem_type, eval_metric = self._validate()
         source = TableRef.parse(self.input_table, self.input_schema)
-        hook = TrackingHook(conn_id=self.conn_id)
+        hook = self.hook
         ignore = _as_list(self.ignore_columns)
         existing = hook.check_columns(source, None, [self.target_column])
         for table in _as_list(self.check_input_tables):  # what later tasks read: there before the fit
@@ -289,7 +284,7 @@ class AutoGluonTrainOperator(BaseOperator):
             )
         self.log.info("Training on %s: %d rows, %d columns", table_name, len(df), len(df.columns))
 
-        store = ModelStoreHook(base_uri=self.model_store or None)
+        store = self.model_store_hook
         with _autogluon_logging(), tempfile.TemporaryDirectory(prefix="automl_train_") as tmp:
             predictor, fit_seconds = self._fit(df, tmp + "/predictor", time_limit, problem_type, eval_metric)
             leaderboard = predictor.leaderboard(silent=True)
@@ -470,7 +465,7 @@ def _autogluon_version() -> str:
     return version("autogluon.tabular")
 
 
-class AutoGluonPredictOperator(BaseOperator):
+class AutoGluonPredictOperator(AutoMLBaseOperator):
     """
     Apply a saved model to a SQL table and write the predictions to another table, in chunks.
 
@@ -502,7 +497,7 @@ class AutoGluonPredictOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "conn_id",
+        *AutoMLBaseOperator.template_fields,
         "model_name",
         "shared_model",
         "input_table",
@@ -521,7 +516,6 @@ class AutoGluonPredictOperator(BaseOperator):
     def __init__(
         self,
         *,
-        conn_id: str = DEFAULT_CONN_ID,
         model_name: str | None = None,
         shared_model: str | None = None,
         input_table: str,
@@ -541,7 +535,6 @@ class AutoGluonPredictOperator(BaseOperator):
         self.time_column = time_column
         self.time_start = time_start
         self.time_end = time_end
-        self.conn_id = conn_id
         self.model_name = model_name
         self.shared_model = shared_model
         self.input_table = input_table
@@ -554,8 +547,7 @@ class AutoGluonPredictOperator(BaseOperator):
         self.model_store = model_store
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_automl_provider.hooks.model_store import ModelStoreHook
-        from airflow_automl_provider.hooks.tracking import SOURCE_ROW, RowidJoin, TrackingHook, frame_sql_types
+        from airflow_automl_provider.hooks.tracking import SOURCE_ROW, RowidJoin, frame_sql_types
         from airflow_automl_provider.pipeline import overlapped
         from airflow_automl_provider.schemas import PREDICTIONS
         from airflow_automl_provider.sql import TableRef, validate_column
@@ -565,7 +557,7 @@ class AutoGluonPredictOperator(BaseOperator):
             TableRef.parse(self.input_table, self.input_schema),
             TableRef.parse(self.output_table, self.output_schema),
         )
-        hook = TrackingHook(conn_id=self.conn_id)
+        hook = self.hook
         in_name, out_name = hook.dialect.table(source), hook.dialect.table(target)
         # As the database resolves names (default schema, case): `My_T`, `main.t`, `public.t` can be `t`.
         out_identity = hook.table_identity(target)
@@ -574,7 +566,7 @@ class AutoGluonPredictOperator(BaseOperator):
                 f"output_table {out_name} is the input table {in_name}: the output replaces its table while the "
                 "input is read, so give another output table."
             )
-        store = ModelStoreHook(base_uri=self.model_store or None)
+        store = self.model_store_hook
         with _autogluon_logging():
             predictor, manifest = store.load(self.model_name or None, self.shared_model or None)
         label = manifest["label"]

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-
-from airflow_automl_provider.constants import DEFAULT_CONN_ID
 from airflow_automl_provider.links import MonitoringLink
+from airflow_automl_provider.operators.base import AutoMLBaseOperator
 from airflow_automl_provider.operators.tracking import session_time
 
 if TYPE_CHECKING:
@@ -19,11 +17,11 @@ if TYPE_CHECKING:
     from airflow_automl_provider.hooks.tracking import TrackingHook
     from airflow_automl_provider.sql import TableRef
 
-# The hooks, metrics and schemas are imported in execute(), so that the drift monitor's DAG file
-# parses without loading them (docs/benchmarks.md, "DAG parsing").
+# The hooks (AutoMLBaseOperator's accessors), metrics and schemas are imported when a task runs, so that the
+# drift monitor's DAG file parses without loading them (docs/benchmarks.md, "DAG parsing").
 
 
-class SelectModelOperator(BaseOperator):
+class SelectModelOperator(AutoMLBaseOperator):
     """
     The model to monitor: ``model_name`` if given, else the newest one recorded in ``automl_experiments``.
 
@@ -37,37 +35,32 @@ class SelectModelOperator(BaseOperator):
     :param model_store: model store base URL; default ``[automl] model_store``. (templated)
     """
 
-    template_fields: Sequence[str] = ("conn_id", "schema", "model_name", "model_store")
+    template_fields: Sequence[str] = (*AutoMLBaseOperator.template_fields, "schema", "model_name", "model_store")
     ui_color = "#ededed"
 
     def __init__(
         self,
         *,
-        conn_id: str = DEFAULT_CONN_ID,
         schema: str | None = None,
         model_name: str | None = None,
         model_store: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.conn_id = conn_id
         self.schema = schema
         self.model_name = model_name
         self.model_store = model_store
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_automl_provider.hooks.model_store import ModelStoreHook
-        from airflow_automl_provider.hooks.tracking import TrackingHook
         from airflow_automl_provider.schemas import EXPERIMENTS
 
         name = self.model_name or None
         if not name:
-            hook = TrackingHook(conn_id=self.conn_id)
-            name = hook.newest_model(self.schema or None)
+            name = self.hook.newest_model(self.schema or None)
             if not name:
-                table = hook.dialect.table(EXPERIMENTS.name, self.schema or None)
+                table = self.hook.dialect.table(EXPERIMENTS.name, self.schema or None)
                 raise ValueError(f"No model_name given and no experiment recorded in {table}: train a model first.")
-        manifest = ModelStoreHook(base_uri=self.model_store or None).manifest(name)
+        manifest = self.model_store_hook.manifest(name)
         self.log.info("Monitoring model %s", name)
         tested = self._test_evaluation(name)
         validation = manifest.get("validation_auroc")
@@ -93,15 +86,13 @@ class SelectModelOperator(BaseOperator):
         The evaluation the model's own experiment recorded (its newest): the test table, its AUROC,
         and the prediction table it was computed on, if that is recorded too.
         """
-        from airflow_automl_provider.hooks.tracking import TrackingHook
-
-        found = TrackingHook(conn_id=self.conn_id).experiment_evaluation(model_name, self.schema or None)
+        found = self.hook.experiment_evaluation(model_name, self.schema or None)
         if found is None:
             return None
         return {key: found[key] for key in ("test_table", "auroc", "predictions")}
 
 
-class PerformanceDriftOperator(BaseOperator):
+class PerformanceDriftOperator(AutoMLBaseOperator):
     """
     AUROC of the day's prediction table, with what the monitor's rules need to judge it.
 
@@ -141,7 +132,7 @@ class PerformanceDriftOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "conn_id",
+        *AutoMLBaseOperator.template_fields,
         "table",
         "schema",
         "target_column",
@@ -167,7 +158,6 @@ class PerformanceDriftOperator(BaseOperator):
     def __init__(
         self,
         *,
-        conn_id: str = DEFAULT_CONN_ID,
         table: str,
         schema: str | None = None,
         target_column: str,
@@ -191,7 +181,6 @@ class PerformanceDriftOperator(BaseOperator):
         super().__init__(**kwargs)
         self.score_class = score_class
         self.problem_type = problem_type
-        self.conn_id = conn_id
         self.table = table
         self.schema = schema
         self.target_column = target_column
@@ -213,7 +202,6 @@ class PerformanceDriftOperator(BaseOperator):
         from airflow_automl_provider.evaluation import measures as m
         from airflow_automl_provider.evaluation.auroc import check_score_class
         from airflow_automl_provider.evaluation.auroc import resolve_columns as _columns
-        from airflow_automl_provider.hooks.tracking import TrackingHook
         from airflow_automl_provider.monitoring.rules import MIN_CLASS_ROWS, SIGNIFICANCES, optional_float
         from airflow_automl_provider.sql import TableRef
 
@@ -228,7 +216,7 @@ class PerformanceDriftOperator(BaseOperator):
         if significance not in SIGNIFICANCES:
             raise ValueError(f"Unknown significance {significance!r}: expected one of {', '.join(SIGNIFICANCES)}.")
         check_score_class(self.positive_class, self.score_class, self.score_column)
-        hook = TrackingHook(conn_id=self.conn_id)
+        hook = self.hook
         schema = self.schema or None
         table = TableRef.parse(self.table, schema)
         cols = _columns(hook, table, None, target=self.target_column, score=self.score_column)
@@ -366,7 +354,7 @@ class PerformanceDriftOperator(BaseOperator):
         return consecutive_below([*history, auc], threshold)
 
 
-class DataDriftOperator(BaseOperator):
+class DataDriftOperator(AutoMLBaseOperator):
     """
     Data drift of every feature between the model's training data and a batch, one row each in
     ``automl_drift_results``.
@@ -392,7 +380,7 @@ class DataDriftOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "conn_id",
+        *AutoMLBaseOperator.template_fields,
         "table",
         "schema",
         "model_name",
@@ -409,7 +397,6 @@ class DataDriftOperator(BaseOperator):
     def __init__(
         self,
         *,
-        conn_id: str = DEFAULT_CONN_ID,
         table: str,
         schema: str | None = None,
         model_name: str,
@@ -422,7 +409,6 @@ class DataDriftOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.conn_id = conn_id
         self.table = table
         self.schema = schema
         self.model_name = model_name
@@ -434,19 +420,17 @@ class DataDriftOperator(BaseOperator):
         self.model_store = model_store
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_automl_provider.hooks.model_store import ModelStoreHook
-        from airflow_automl_provider.hooks.tracking import TrackingHook
         from airflow_automl_provider.monitoring.rules import optional_float
         from airflow_automl_provider.monitoring.statistics import DEFAULT_ALPHA, compute_feature_drift, drifted_share
         from airflow_automl_provider.operators.autogluon import REFERENCE_PROFILE
         from airflow_automl_provider.schemas import DRIFT_RESULTS
         from airflow_automl_provider.sql import TableRef, timestamp_value
 
-        store = ModelStoreHook(base_uri=self.model_store or None)
+        store = self.model_store_hook
         manifest = store.manifest(self.model_name)
         profile = json.loads(store.read_extra(manifest, REFERENCE_PROFILE))
         features = [entry["name"] for entry in profile["features"]]
-        hook = TrackingHook(conn_id=self.conn_id)
+        hook = self.hook
         schema = self.schema or None
         table = TableRef.parse(self.table, schema)
         batch = hook.read_frame(table, columns=features)

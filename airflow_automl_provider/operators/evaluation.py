@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-
 from airflow_automl_provider.evaluation import measures as m
 from airflow_automl_provider.evaluation.auroc import (
     AUROC_METHODS,
@@ -16,6 +14,7 @@ from airflow_automl_provider.evaluation.auroc import (
 )
 from airflow_automl_provider.hooks.tracking import TrackingHook, label_text
 from airflow_automl_provider.links import MonitoringLink
+from airflow_automl_provider.operators.base import AutoMLBaseOperator
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -26,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["AUROC_METHODS", "AUROCEvaluationOperator", "EvaluateModelOperator", "check_score_class", "evaluate_auroc"]
 
 
-class AUROCEvaluationOperator(BaseOperator):
+class AUROCEvaluationOperator(AutoMLBaseOperator):
     """
     AUROC of a prediction table, without loading it: one grouped SQL query (on SQLite, run over
     ranges of the table in parallel), or two streaming passes in bounded memory where those are
@@ -46,7 +45,7 @@ class AUROCEvaluationOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "conn_id",
+        *AutoMLBaseOperator.template_fields,
         "table",
         "target_column",
         "positive_class",
@@ -60,7 +59,6 @@ class AUROCEvaluationOperator(BaseOperator):
     def __init__(
         self,
         *,
-        conn_id: str = TrackingHook.default_conn_name,
         table: str,
         target_column: str,
         positive_class: Any,
@@ -70,7 +68,6 @@ class AUROCEvaluationOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.conn_id = conn_id
         self.table = table
         self.target_column = target_column
         self.positive_class = positive_class
@@ -80,7 +77,7 @@ class AUROCEvaluationOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         check_score_class(self.positive_class, self.score_class, self.score_column)
-        hook = TrackingHook(conn_id=self.conn_id)
+        hook = self.hook
         result = evaluate_auroc(
             hook, self.table, self.target_column, self.positive_class, self.score_column, self.schema or None
         )
@@ -88,7 +85,7 @@ class AUROCEvaluationOperator(BaseOperator):
         return result
 
 
-class EvaluateModelOperator(BaseOperator):
+class EvaluateModelOperator(AutoMLBaseOperator):
     """
     The standard measures of a prediction table, in SQL where the database can.
 
@@ -112,7 +109,7 @@ class EvaluateModelOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "conn_id",
+        *AutoMLBaseOperator.template_fields,
         "table",
         "target_column",
         "problem_type",
@@ -130,7 +127,6 @@ class EvaluateModelOperator(BaseOperator):
     def __init__(
         self,
         *,
-        conn_id: str = TrackingHook.default_conn_name,
         table: str,
         target_column: str,
         problem_type: str = "binary",
@@ -144,7 +140,6 @@ class EvaluateModelOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.conn_id = conn_id
         self.table = table
         self.target_column = target_column
         self.problem_type = problem_type
@@ -157,7 +152,7 @@ class EvaluateModelOperator(BaseOperator):
         self.score_class = score_class
 
     def execute(self, context: Context) -> dict[str, Any]:
-        hook = TrackingHook(conn_id=self.conn_id)
+        hook = self.hook
         schema = self.schema or None
         pred = self.prediction_column or f"predicted_{self.target_column}"
         self._check_writer(hook, schema)

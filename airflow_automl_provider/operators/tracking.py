@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-
-from airflow_automl_provider.constants import DEFAULT_CONN_ID
+from airflow_automl_provider.operators.base import AutoMLBaseOperator
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.sdk import Context
 
-# The hook, the schemas and the SQL helpers are imported in execute(), so that DAG files using these
-# operators parse without loading them (docs/benchmarks.md, "DAG parsing").
+# The hook (AutoMLBaseOperator.hook), the schemas and the SQL helpers are imported when a task runs, so that
+# DAG files using these operators parse without loading them (docs/benchmarks.md, "DAG parsing").
 
 
 def session_time(context: Context) -> Any:
@@ -24,7 +22,7 @@ def session_time(context: Context) -> Any:
     return dag_run.logical_date or dag_run.run_after
 
 
-class CreateTrackingTablesOperator(BaseOperator):
+class CreateTrackingTablesOperator(AutoMLBaseOperator):
     """
     Create every table the package writes, where missing, on any common-sql connection.
 
@@ -32,23 +30,20 @@ class CreateTrackingTablesOperator(BaseOperator):
     :param schema: schema to create them in; empty for the connection's default. (templated)
     """
 
-    template_fields: Sequence[str] = ("conn_id", "schema")
+    template_fields: Sequence[str] = (*AutoMLBaseOperator.template_fields, "schema")
     ui_color = "#ededed"
 
-    def __init__(self, *, conn_id: str = DEFAULT_CONN_ID, schema: str | None = None, **kwargs: Any):
+    def __init__(self, *, schema: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
-        self.conn_id = conn_id
         self.schema = schema
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_automl_provider.hooks.tracking import TrackingHook
-
-        tables = TrackingHook(conn_id=self.conn_id).create_tables(self.schema or None)
+        tables = self.hook.create_tables(self.schema or None)
         self.log.info("Tracking tables ready: %s", tables)
         return {"tables": tables}
 
 
-class TrackExperimentOperator(BaseOperator):
+class TrackExperimentOperator(AutoMLBaseOperator):
     """
     Record one experiment in ``automl_experiments`` (one row per model per DAG run; a retry replaces it).
 
@@ -70,7 +65,7 @@ class TrackExperimentOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "conn_id",
+        *AutoMLBaseOperator.template_fields,
         "schema",
         "task_attempt_id",
         "session_time",
@@ -85,7 +80,6 @@ class TrackExperimentOperator(BaseOperator):
     def __init__(
         self,
         *,
-        conn_id: str = DEFAULT_CONN_ID,
         schema: str | None = None,
         train_task_id: str | None = "train",
         task_attempt_id: str | None = None,
@@ -98,7 +92,6 @@ class TrackExperimentOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.conn_id = conn_id
         self.schema = schema
         self.train_task_id = train_task_id
         self.task_attempt_id = task_attempt_id
@@ -110,7 +103,6 @@ class TrackExperimentOperator(BaseOperator):
         self.notebook_url = notebook_url
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_automl_provider.hooks.tracking import TrackingHook
         from airflow_automl_provider.schemas import EXPERIMENTS
         from airflow_automl_provider.sql import timestamp_value
 
@@ -123,7 +115,7 @@ class TrackExperimentOperator(BaseOperator):
         if not model_name:
             raise ValueError(f"No model_name given and none in the XCom of task {self.train_task_id!r}.")
         emails = [self.email] if isinstance(self.email, str) else list(self.email or [])
-        hook = TrackingHook(conn_id=self.conn_id)
+        hook = self.hook
         d = hook.dialect
         row = {
             "task_attempt_id": self.task_attempt_id or f"{ti.id}-{ti.try_number}",
@@ -156,7 +148,7 @@ class TrackExperimentOperator(BaseOperator):
         return {k: row[k] for k in ("task_attempt_id", "model_name", "shared_model", "user_id", "notebook_url")}
 
 
-class RecordEvaluationOperator(BaseOperator):
+class RecordEvaluationOperator(AutoMLBaseOperator):
     """
     Record one evaluation in ``automl_eval_results`` (one row per model, test table and DAG run).
 
@@ -171,7 +163,7 @@ class RecordEvaluationOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "conn_id",
+        *AutoMLBaseOperator.template_fields,
         "schema",
         "model_name",
         "test_table",
@@ -185,7 +177,6 @@ class RecordEvaluationOperator(BaseOperator):
     def __init__(
         self,
         *,
-        conn_id: str = DEFAULT_CONN_ID,
         schema: str | None = None,
         model_name: str,
         test_table: str,
@@ -195,7 +186,6 @@ class RecordEvaluationOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.conn_id = conn_id
         self.schema = schema
         self.model_name = model_name
         self.test_table = test_table
@@ -204,7 +194,6 @@ class RecordEvaluationOperator(BaseOperator):
         self.session_time = session_time
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_automl_provider.hooks.tracking import TrackingHook
         from airflow_automl_provider.schemas import EVAL_MEASURES, EVAL_RESULTS
         from airflow_automl_provider.sql import timestamp_value
 
@@ -221,7 +210,7 @@ class RecordEvaluationOperator(BaseOperator):
             raise ValueError(
                 f"No measure to record for model {self.model_name!r}: expected one of {list(EVAL_MEASURES)}."
             )
-        hook = TrackingHook(conn_id=self.conn_id)
+        hook = self.hook
         ti = context["ti"]
         row = {
             "session_time": timestamp_value(hook.dialect, self.session_time or session_time(context)),
