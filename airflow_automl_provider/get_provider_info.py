@@ -31,6 +31,7 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": "AutoML",
                 "python-modules": [
+                    "airflow_automl_provider.operators.base",
                     "airflow_automl_provider.operators.autogluon",
                     "airflow_automl_provider.operators.tracking",
                     "airflow_automl_provider.operators.evaluation",
