@@ -316,7 +316,7 @@ def write_joined(
     Joining as the chunks come, not once at the end, overlaps that work with the prediction
     and never stores all the predictions twice.
 
-    :param join: a ``hooks.tracking.RowidJoin``: the source table, its schema and the columns to copy.
+    :param join: a ``hooks.tracking.RowidJoin``: the source table and the columns to copy.
     :returns: the rows written.
     """
     for column in join.columns:
@@ -328,8 +328,7 @@ def write_joined(
     key = d.quote(SOURCE_ROW)
     selected = ", ".join([*(f"i.{d.quote(c)}" for c in join.columns), *(f"s.{d.quote(n)}" for n in new_columns)])
     select = (
-        f"SELECT {selected} FROM {chunk} AS s JOIN {d.table(join.table, join.schema)} AS i "
-        f"ON i.rowid = s.{key} ORDER BY s.{key}"
+        f"SELECT {selected} FROM {chunk} AS s JOIN {d.table(join.source)} AS i ON i.rowid = s.{key} ORDER BY s.{key}"
     )
     # The first (even empty) chunk creates the table, with the column types SQLite gives the selection.
     cur.execute(f"CREATE TABLE {d.table(table)} AS {select} LIMIT 0")

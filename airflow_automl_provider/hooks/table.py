@@ -75,11 +75,10 @@ TIME_FORMATS = (
 class RowidJoin:
     """
     SQLite: the frames written hold :data:`SOURCE_ROW` (the source row's ``rowid``) and new columns;
-    the output table takes ``columns`` of ``table`` from those same rows, copied inside SQLite.
+    the output table takes ``columns`` of the ``source`` table from those same rows, copied inside SQLite.
     """
 
-    table: str
-    schema: str | None
+    source: TableRef
     columns: Sequence[str]
 
 

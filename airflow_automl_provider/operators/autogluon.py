@@ -592,7 +592,7 @@ class AutoGluonPredictOperator(AutoMLBaseOperator):
         if hook.sqlite_rowids_readable(source):
             # SQLite copies the kept columns from the input itself; Python reads the features only.
             new_columns = {pred_col, "predicted_proba", "predicted_probabilities"}
-            join = RowidJoin(source.name, source.schema, [c for c in keep if c not in new_columns])
+            join = RowidJoin(source, [c for c in keep if c not in new_columns])
             read, keep = ["rowid", *features], [SOURCE_ROW]
 
         hook.create_tables(target.schema, [PREDICTIONS])

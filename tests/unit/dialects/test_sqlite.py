@@ -53,7 +53,7 @@ def test_write_read_and_join_by_rowid(conn, monkeypatch):
     read = pd.concat(D.read_chunks(conn, TableRef(None, "src"), None, 'SELECT * FROM "src"', [], 2), ignore_index=True)
     pd.testing.assert_frame_equal(read, frame)
     preds = pd.DataFrame({sq.SOURCE_ROW: [1, 2, 3, 4, 5], "p": [0.9, 0.8, 0.7, 0.6, 0.5]})
-    join = RowidJoin(table="src", schema=None, columns=["id"])
+    join = RowidJoin(source=TableRef(None, "src"), columns=["id"])
     assert (
         D.replace_table(conn, TableRef(None, "out"), frame_sql_types(preds), [preds.head(3), preds.tail(2)], join) == 5
     )

@@ -75,7 +75,7 @@ def test_a_rowid_join_writes_into_an_attached_schema(conn):
     D.replace_table(conn, TableRef(None, "src"), frame_sql_types(src), [src])
     preds = pd.DataFrame({sq.SOURCE_ROW: [1, 2], "p": [0.25, 0.75]})
     out = TableRef("aux", LONGEST)
-    assert D.replace_table(conn, out, frame_sql_types(preds), [preds], RowidJoin("src", None, ["id"])) == 2
+    assert D.replace_table(conn, out, frame_sql_types(preds), [preds], RowidJoin(TableRef(None, "src"), ["id"])) == 2
     assert conn.execute(f"SELECT id, p FROM {D.table(out)} ORDER BY id").fetchall() == [(10, 0.25), (20, 0.75)]
 
 
