@@ -23,6 +23,74 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__AUTOML__MODEL_STORE"] = f"file://{_HOME}/automl_models"
 # Every test connection is named automl_*: allowed by pattern (the default allows automl_default only).
 os.environ["AIRFLOW__AUTOML__ALLOWED_CONN_IDS"] = "automl_*"
+
+# Airflow's metadata database: one of the session's own in the machine's PostgreSQL. This process, the
+# api-server and the `airflow` CLI children all use it at once, which Airflow's SQLite backend is not for
+# ("intended for development purposes only"): on SQLite it was corrupted once in a CI run
+# ("database disk image is malformed"). Tests that need Airflow on SQLite give it its own home.
+META_DB_PREFIX = "automl_test_meta_"
+
+
+def _admin_connection():
+    import psycopg2
+
+    conn = psycopg2.connect(PG_DSN)
+    conn.autocommit = True
+    return conn
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _create_metadata_db() -> str:
+    """A new database for this session, named with its process id; those of ended sessions are dropped."""
+    import psycopg2
+
+    try:
+        conn = _admin_connection()
+    except psycopg2.OperationalError as err:
+        raise SystemExit(f"PostgreSQL is not reachable at {PG_DSN} (.ci/run starts it): {err}") from err
+    cur = conn.cursor()
+    cur.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [META_DB_PREFIX.replace("_", r"\_") + "%"])
+    for (name,) in cur.fetchall():
+        pid = name[len(META_DB_PREFIX) :].split("_")[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    name = f"{META_DB_PREFIX}{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+    return name
+
+
+if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" not in os.environ:
+    _META_DB = _create_metadata_db()
+    _server = PG_DSN.split("://", 1)[1].rsplit("/", 1)[0]
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"postgresql+psycopg2://{_server}/{_META_DB}"
+else:  # a run that brings its own metadata database keeps it
+    _META_DB = None
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _META_DB is None:
+        return
+    try:
+        from airflow import settings
+
+        settings.dispose_orm()
+    except Exception:  # noqa: BLE001 (Airflow may never have been imported)
+        pass
+    conn = _admin_connection()
+    conn.cursor().execute(f'DROP DATABASE IF EXISTS "{_META_DB}" WITH (FORCE)')
+    conn.close()
+
+
 # AUTOML_TEST_DIALECT=generic: every test connection uses the generic SQL dialect, without its
 # database's fast paths ([automl] generic_dialect_conn_ids). Then only the tests that run on every
 # database (the ``db`` fixture) run, on SQLite and PostgreSQL; those marked ``dialect_specific``

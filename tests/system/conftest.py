@@ -13,7 +13,7 @@ from automl_demo import MailCatcher, free_port
 
 @pytest.fixture(scope="session")
 def airflow_db():
-    """A migrated Airflow metadata database (SQLite) in the tests' own AIRFLOW_HOME."""
+    """The session's Airflow metadata database (PostgreSQL, tests/conftest.py), migrated."""
     airflow = Path(sys.executable).with_name("airflow")
     done = subprocess.run([str(airflow), "db", "migrate"], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -69,7 +69,16 @@ def pg_small(module_postgres_schema, adult_frames):
 
 def test_four_experiment_runs_at_once_on_postgres(pg_small, airflow_db, tmp_path):
     hook, schema, _ = pg_small
-    home = Path(os.environ["AIRFLOW_HOME"])
+    # Each run its own SQLite metadata database (tables and model store shared): one migrated here, then
+    # copied while nothing has it open.
+    template = tmp_path / "template"
+    template.mkdir()
+    sqlite_env = {
+        "AIRFLOW_HOME": str(template),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{template}/airflow.db",
+    }
+    done = subprocess.run([AIRFLOW, "db", "migrate"], env={**os.environ, **sqlite_env}, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     conf = {
         "conn_id": "automl_pg",
         "input_database": schema,
@@ -81,10 +90,14 @@ def test_four_experiment_runs_at_once_on_postgres(pg_small, airflow_db, tmp_path
     }
     procs = []
     for i in range(4):
-        own = tmp_path / f"home{i}"  # each run its own metadata DB; tables and model store shared
+        own = tmp_path / f"home{i}"
         own.mkdir()
-        shutil.copy(home / "airflow.db", own / "airflow.db")
-        env = {**os.environ, "AIRFLOW_HOME": str(own)}
+        shutil.copy(template / "airflow.db", own / "airflow.db")
+        env = {
+            **os.environ,
+            "AIRFLOW_HOME": str(own),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{own}/airflow.db",
+        }
         log = open(tmp_path / f"run{i}.log", "w")  # noqa: SIM115 (closed below)
         procs.append(
             (
