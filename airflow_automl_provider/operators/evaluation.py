@@ -5,14 +5,6 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from airflow_automl_provider.evaluation import measures as m
-from airflow_automl_provider.evaluation.auroc import (
-    AUROC_METHODS,
-    check_score_class,
-    evaluate_auroc,
-    resolve_columns,
-)
-from airflow_automl_provider.hooks.tracking import TrackingHook, label_text
 from airflow_automl_provider.links import MonitoringLink
 from airflow_automl_provider.operators.base import AutoMLBaseOperator
 
@@ -21,8 +13,21 @@ if TYPE_CHECKING:
 
     from airflow.sdk import Context
 
-# The AUROC strategies live in evaluation.auroc; these names stay importable from here.
-__all__ = ["AUROC_METHODS", "AUROCEvaluationOperator", "EvaluateModelOperator", "check_score_class", "evaluate_auroc"]
+    from airflow_automl_provider.hooks.tracking import TrackingHook
+
+# The measures, the AUROC strategies and the hook are imported when a task runs, so that DAG files using
+# these operators parse without loading them (docs/benchmarks.md, "DAG parsing").
+__all__ = ["AUROC_METHODS", "AUROCEvaluationOperator", "EvaluateModelOperator", "check_score_class", "evaluate_auroc"]  # noqa: F822 (__getattr__)
+_FROM_AUROC = ("AUROC_METHODS", "check_score_class", "evaluate_auroc")
+
+
+def __getattr__(name: str) -> Any:
+    """The AUROC strategies' names, which live in :mod:`..evaluation.auroc`, importable from here as before."""
+    if name in _FROM_AUROC:
+        from airflow_automl_provider.evaluation import auroc
+
+        return getattr(auroc, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class AUROCEvaluationOperator(AutoMLBaseOperator):
@@ -76,6 +81,8 @@ class AUROCEvaluationOperator(AutoMLBaseOperator):
         self.score_class = score_class
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_automl_provider.evaluation.auroc import check_score_class, evaluate_auroc
+
         check_score_class(self.positive_class, self.score_class, self.score_column)
         hook = self.hook
         result = evaluate_auroc(
@@ -152,6 +159,9 @@ class EvaluateModelOperator(AutoMLBaseOperator):
         self.score_class = score_class
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_automl_provider.evaluation import measures as m
+        from airflow_automl_provider.evaluation.auroc import resolve_columns
+
         hook = self.hook
         schema = self.schema or None
         pred = self.prediction_column or f"predicted_{self.target_column}"
@@ -175,6 +185,8 @@ class EvaluateModelOperator(AutoMLBaseOperator):
 
     def _check_writer(self, hook: TrackingHook, schema: str | None) -> None:
         """Refuse to record another model's predictions under ``model_name`` (``automl_predictions`` says who wrote them)."""
+        from airflow_automl_provider.evaluation.measures import EvaluationError
+
         if not self.model_name:
             return
         record = hook.prediction_record(self.table, schema)
@@ -186,13 +198,16 @@ class EvaluateModelOperator(AutoMLBaseOperator):
             )
         elif record["model_name"] != self.model_name:
             run = f" (written by {record['dag_id']} run {record['run_id']})" if record.get("run_id") else ""
-            raise m.EvaluationError(
+            raise EvaluationError(
                 f"Table {hook.dialect.table(self.table, schema)} holds the predictions of model "
                 f"{record['model_name']!r}{run}, not of model {self.model_name!r}: its measures would be "
                 "recorded under the wrong model."
             )
 
     def _binary(self, hook: TrackingHook, schema: str | None, pred: str) -> dict[str, Any]:
+        from airflow_automl_provider.evaluation import measures as m
+        from airflow_automl_provider.evaluation.auroc import check_score_class, evaluate_auroc, resolve_columns
+
         check_score_class(self.positive_class, self.score_class, self.score_column)
         result = evaluate_auroc(hook, self.table, self.target_column, self.positive_class, self.score_column, schema)
         cols = resolve_columns(
@@ -215,6 +230,10 @@ class EvaluateModelOperator(AutoMLBaseOperator):
         }
 
     def _multiclass(self, hook: TrackingHook, schema: str | None, pred: str) -> dict[str, Any]:
+        from airflow_automl_provider.evaluation import measures as m
+        from airflow_automl_provider.evaluation.auroc import resolve_columns
+        from airflow_automl_provider.hooks.tracking import label_text
+
         cols = resolve_columns(hook, self.table, schema, target=self.target_column, prediction=pred)
         confusion = {
             (label_text(a), label_text(p)): int(n) for a, p, n in hook.query(m.confusion_query(hook.dialect, cols))
