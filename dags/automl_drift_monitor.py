@@ -31,6 +31,7 @@ from datetime import timedelta
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import BranchPythonOperator
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, CronTriggerTimetable, Param, XComArg
 
 from airflow_automl_provider.config import conn_id_param, drift_timezone, owner_email
@@ -38,7 +39,7 @@ from airflow_automl_provider.monitoring import SIGNIFICANCES, DriftRules, choose
 from airflow_automl_provider.monitoring.statistics import DEFAULT_ALPHA
 from airflow_automl_provider.operators.autogluon import AutoGluonPredictOperator
 from airflow_automl_provider.operators.drift import DataDriftOperator, PerformanceDriftOperator, SelectModelOperator
-from airflow_automl_provider.operators.monitoring import AlertEmailOperator, RetrainOperator
+from airflow_automl_provider.operators.monitoring import AlertEmailOperator
 from airflow_automl_provider.operators.tracking import CreateTrackingTablesOperator, RecordEvaluationOperator
 
 MODEL = "ti.xcom_pull(task_ids='select_model')"
@@ -272,7 +273,7 @@ with DAG(
         retries=3,
         retry_delay=timedelta(minutes=2),
     )
-    retrain = RetrainOperator(
+    retrain = TriggerDagRunOperator(
         task_id="retrain",
         trigger_dag_id="automl_experiment",
         conf={

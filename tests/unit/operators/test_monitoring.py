@@ -1,4 +1,4 @@
-"""The drift monitor's retrain operator (operators/monitoring.py)."""
+"""RetrainOperator (operators/monitoring.py): the standard TriggerDagRunOperator aimed at the training DAG."""
 
 from __future__ import annotations
 
@@ -41,12 +41,16 @@ def test_retrain_takes_a_json_conf_and_a_run_id_and_refuses_what_json_cannot_hol
         {"a": 1},
         "retrain__1",
     )
-    with pytest.raises(ValueError, match="JSON-serialisable"):
+    # TriggerDagRunOperator's own check and message (since issue 18; this package's said "JSON-serialisable").
+    with pytest.raises(ValueError, match="JSON Serializable"):
         RetrainOperator(task_id="bad", conf={"when": object()}).execute({})
 
 
-def test_retrain_keeps_its_arguments_as_template_fields():
-    assert set(RetrainOperator.template_fields) == {"trigger_dag_id", "conf", "trigger_run_id"}
+def test_retrain_is_the_standard_trigger_operator_and_keeps_its_arguments_as_template_fields():
+    from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+
+    assert issubclass(RetrainOperator, TriggerDagRunOperator)
+    assert {"trigger_dag_id", "conf", "trigger_run_id"} <= set(RetrainOperator.template_fields)
     op = RetrainOperator(task_id="retrain")
     for name in RetrainOperator.template_fields:
         assert hasattr(op, name), name
