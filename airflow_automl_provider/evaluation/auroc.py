@@ -71,7 +71,7 @@ def check_score_class(positive_class: Any, score_class: Any, score_column: str) 
 
 def evaluate_auroc(
     hook: TrackingHook,
-    table: str,
+    table: str | TableRef,
     target_column: str,
     positive_class: Any,
     score_column: str,
@@ -84,11 +84,12 @@ def evaluate_auroc(
     Every method gives the same result and raises the same errors; they differ in speed only.
 
     :param hook: the table's connection.
-    :param table: prediction table, ``table`` or ``schema.table``.
+    :param table: prediction table: a :class:`~airflow_automl_provider.sql.TableRef`, or ``table`` or
+        ``schema.table``.
     :param target_column: the true label column.
     :param positive_class: the label value that counts as positive, compared as text.
     :param score_column: probability of the positive class.
-    :param schema: schema of ``table`` when not qualified.
+    :param schema: schema of ``table`` when it is a name that is not qualified.
     :param method: ``"sql"``: one grouped query (:func:`.measures.auroc_query`), all the work in
         the database, fast when the scores have many ties (few distinct values). On SQLite the
         grouping runs over 1M-row ranges of the table in parallel, merged in numpy
@@ -105,27 +106,30 @@ def evaluate_auroc(
         raise ValueError(f"Unknown AUROC method {method!r}: expected one of {list(AUROC_METHODS)}.")
     if positive_class is None or positive_class == "":
         raise ValueError("positive_class is required: the label value that counts as positive.")
-    cols = resolve_columns(hook, table, schema, target=target_column, score=score_column)
-    positive = hook.resolve_label(table, schema, target_column, positive_class)
+    from airflow_automl_provider.sql import TableRef
+
+    table = TableRef.parse(table, schema)  # validated once, passed on as it is
+    cols = resolve_columns(hook, table, target=target_column, score=score_column)
+    positive = hook.resolve_label(table, None, target_column, positive_class)
     # A catalog lookup, except where it scans the table (SQLite): there the streaming pass finds
     # text scores itself and leaves them to the SQL path, which checks first.
     cheap_check = hook.dialect.cheap_numeric_check
     if cheap_check:
-        hook.check_numeric(table, schema, score_column)
+        hook.check_numeric(table, None, score_column)
     if method == "auto":
         method = choose_method(hook, cols)
     if method == "stream":
         sums = stream_sums(hook, cols, positive)
         if sums is not None:
             return m.auroc_from_row(sums, table=cols.table, score_column=score_column, positive_class=positive)
-    sums = ranges_sums(hook, table, schema, cols, positive) if hook.dialect.has_rowids and method == "sql" else None
+    sums = ranges_sums(hook, table, cols, positive) if hook.dialect.has_rowids and method == "sql" else None
     if sums is None:
         if not cheap_check:
-            hook.check_numeric(table, schema, score_column)
+            hook.check_numeric(table, None, score_column)
         (row,) = hook.query(m.auroc_query(hook.dialect, cols), [positive])
         sums = m.AurocSums(*row)
     if sums.rows and not sums.positives:
-        labels = [label_text(v) for v in hook.distinct_values(table, schema, target_column)]
+        labels = [label_text(v) for v in hook.distinct_values(table, None, target_column)]
         raise m.EvaluationError(
             f"positive_class {positive!r} is not among the labels of column {target_column!r} in table "
             f"{cols.table}: labels seen {labels}."
@@ -147,9 +151,7 @@ def choose_method(hook: TrackingHook, cols: m.Columns) -> str:
     return "sql" if scores and int(distinct) < TIED_SHARE * int(scores) else "stream"
 
 
-def ranges_sums(
-    hook: TrackingHook, table: str, schema: str | None, cols: m.Columns, positive: str
-) -> m.AurocSums | None:
+def ranges_sums(hook: TrackingHook, table: TableRef, cols: m.Columns, positive: str) -> m.AurocSums | None:
     """
     SQLite: the sums of :func:`.measures.auroc_query` from the grouped query run over ranges of
     rowids in parallel (:meth:`TrackingHook.sqlite_range_query`), or None for the one query to
@@ -162,7 +164,7 @@ def ranges_sums(
         return m.auroc_groups_query(hook.dialect, cols, where, cast=False)
 
     groups = m.AurocGroups()
-    parts = hook.sqlite_range_query(table, schema, sql, [positive], max_rows=MAX_RANGE_GROUPS, range_rows=RANGE_ROWS)
+    parts = hook.sqlite_range_query(table, None, sql, [positive], max_rows=MAX_RANGE_GROUPS, range_rows=RANGE_ROWS)
     try:
         # closing: an early return ends the ranges' threads and read lock at once.
         with contextlib.closing(parts):

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_automl_provider.hooks.tracking import TrackingHook
+    from airflow_automl_provider.sql import TableRef
 
 # The measures, the AUROC strategies and the hook are imported when a task runs, so that DAG files using
 # these operators parse without loading them (docs/benchmarks.md, "DAG parsing").
@@ -161,17 +162,18 @@ class EvaluateModelOperator(AutoMLBaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_automl_provider.evaluation import measures as m
         from airflow_automl_provider.evaluation.auroc import resolve_columns
+        from airflow_automl_provider.sql import TableRef
 
         hook = self.hook
-        schema = self.schema or None
+        table = TableRef.parse(self.table, self.schema or None)
         pred = self.prediction_column or f"predicted_{self.target_column}"
-        self._check_writer(hook, schema)
+        self._check_writer(hook, table)
         if self.problem_type == "binary":
-            result = self._binary(hook, schema, pred)
+            result = self._binary(hook, table, pred)
         elif self.problem_type == "multiclass":
-            result = self._multiclass(hook, schema, pred)
+            result = self._multiclass(hook, table, pred)
         elif self.problem_type in ("regression", "quantile"):
-            cols = resolve_columns(hook, self.table, schema, target=self.target_column, prediction=pred)
+            cols = resolve_columns(hook, table, target=self.target_column, prediction=pred)
             (row,) = hook.query(m.regression_query(hook.dialect, cols))
             n, sse, sae, sst = row
             result = {**m.regression_measures(int(n or 0), float(sse or 0), float(sae or 0), float(sst or 0))}
@@ -183,40 +185,38 @@ class EvaluateModelOperator(AutoMLBaseOperator):
         self.log.info("Measures of %s: %s", self.table, result)
         return result
 
-    def _check_writer(self, hook: TrackingHook, schema: str | None) -> None:
+    def _check_writer(self, hook: TrackingHook, table: TableRef) -> None:
         """Refuse to record another model's predictions under ``model_name`` (``automl_predictions`` says who wrote them)."""
         from airflow_automl_provider.evaluation.measures import EvaluationError
 
         if not self.model_name:
             return
-        record = hook.prediction_record(self.table, schema)
+        record = hook.prediction_record(table)
         if record is None:
             self.log.warning(
                 "No record of which model wrote %s (not written by AutoGluonPredictOperator): evaluating it as %s's.",
-                hook.dialect.table(self.table, schema),
+                hook.dialect.table(table),
                 self.model_name,
             )
         elif record["model_name"] != self.model_name:
             run = f" (written by {record['dag_id']} run {record['run_id']})" if record.get("run_id") else ""
             raise EvaluationError(
-                f"Table {hook.dialect.table(self.table, schema)} holds the predictions of model "
+                f"Table {hook.dialect.table(table)} holds the predictions of model "
                 f"{record['model_name']!r}{run}, not of model {self.model_name!r}: its measures would be "
                 "recorded under the wrong model."
             )
 
-    def _binary(self, hook: TrackingHook, schema: str | None, pred: str) -> dict[str, Any]:
+    def _binary(self, hook: TrackingHook, table: TableRef, pred: str) -> dict[str, Any]:
         from airflow_automl_provider.evaluation import measures as m
         from airflow_automl_provider.evaluation.auroc import check_score_class, evaluate_auroc, resolve_columns
 
         check_score_class(self.positive_class, self.score_class, self.score_column)
-        result = evaluate_auroc(hook, self.table, self.target_column, self.positive_class, self.score_column, schema)
-        cols = resolve_columns(
-            hook, self.table, schema, target=self.target_column, prediction=pred, score=self.score_column
-        )
+        result = evaluate_auroc(hook, table, self.target_column, self.positive_class, self.score_column)
+        cols = resolve_columns(hook, table, target=self.target_column, prediction=pred, score=self.score_column)
         # The positive class as each column holds it: 1.0 in a REAL label column, 1 from the model, say.
-        positive = hook.resolve_label(self.table, schema, self.target_column, self.positive_class)
+        positive = hook.resolve_label(table, None, self.target_column, self.positive_class)
         try:
-            predicted = hook.resolve_label(self.table, schema, pred, self.positive_class)
+            predicted = hook.resolve_label(table, None, pred, self.positive_class)
         except m.EvaluationError:
             predicted = positive  # never predicted: no row matches either way
         (row,) = hook.query(m.binary_counts_query(hook.dialect, cols), m.binary_counts_parameters(positive, predicted))
@@ -229,12 +229,12 @@ class EvaluateModelOperator(AutoMLBaseOperator):
             **m.binary_measures(*counts),
         }
 
-    def _multiclass(self, hook: TrackingHook, schema: str | None, pred: str) -> dict[str, Any]:
+    def _multiclass(self, hook: TrackingHook, table: TableRef, pred: str) -> dict[str, Any]:
         from airflow_automl_provider.evaluation import measures as m
         from airflow_automl_provider.evaluation.auroc import resolve_columns
         from airflow_automl_provider.hooks.tracking import label_text
 
-        cols = resolve_columns(hook, self.table, schema, target=self.target_column, prediction=pred)
+        cols = resolve_columns(hook, table, target=self.target_column, prediction=pred)
         confusion = {
             (label_text(a), label_text(p)): int(n) for a, p, n in hook.query(m.confusion_query(hook.dialect, cols))
         }
@@ -244,7 +244,7 @@ class EvaluateModelOperator(AutoMLBaseOperator):
         try:
             pairs = (
                 (label, json.loads(probs))
-                for chunk in hook.iter_chunks(conn, self.table, schema, [self.target_column, self.probabilities_column])
+                for chunk in hook.iter_chunks(conn, table, None, [self.target_column, self.probabilities_column])
                 for label, probs in chunk.itertuples(index=False, name=None)
             )
             result["log_loss"] = m.multiclass_log_loss(pairs)
