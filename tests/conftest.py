@@ -29,12 +29,27 @@ os.environ["AIRFLOW__AUTOML__ALLOWED_CONN_IDS"] = "automl_*"
 # ("intended for development purposes only"): on SQLite it was corrupted once in a CI run
 # ("database disk image is malformed"). Tests that need Airflow on SQLite give it its own home.
 META_DB_PREFIX = "automl_test_meta_"
+# Named now, for Airflow reads its configuration when first imported; created by the ``airflow_metadata``
+# fixture, which every test that migrates or uses the metadata database asks for, so that tests of pure
+# logic run without PostgreSQL.
+_META_DB = f"{META_DB_PREFIX}{os.getpid()}_{uuid.uuid4().hex[:6]}"
+_META_CREATED = False
+if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" not in os.environ:
+    from sqlalchemy.engine import make_url
+
+    _meta_url = make_url(PG_DSN).set(drivername="postgresql+psycopg2", database=_META_DB)
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = _meta_url.render_as_string(hide_password=False)
+else:  # a run that brings its own metadata database keeps it
+    _META_DB = None
 
 
 def _admin_connection():
     import psycopg2
 
-    conn = psycopg2.connect(PG_DSN)
+    try:
+        conn = psycopg2.connect(PG_DSN)
+    except psycopg2.OperationalError as err:
+        pytest.fail(f"PostgreSQL is not reachable at {PG_DSN} (.ci/run starts it): {err}")
     conn.autocommit = True
     return conn
 
@@ -49,46 +64,45 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _create_metadata_db() -> str:
-    """A new database for this session, named with its process id; those of ended sessions are dropped."""
-    import psycopg2
+@pytest.fixture(scope="session")
+def airflow_metadata():
+    """
+    Airflow's metadata database of this session, created (empty; ``airflow db migrate`` fills it) in the
+    machine's PostgreSQL; those of sessions whose process has ended are dropped first.
+    """
+    global _META_CREATED
+    if _META_DB is None or _META_CREATED:
+        return
+    from psycopg2 import sql
 
-    try:
-        conn = _admin_connection()
-    except psycopg2.OperationalError as err:
-        raise SystemExit(f"PostgreSQL is not reachable at {PG_DSN} (.ci/run starts it): {err}") from err
+    conn = _admin_connection()
     cur = conn.cursor()
     cur.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [META_DB_PREFIX.replace("_", r"\_") + "%"])
     for (name,) in cur.fetchall():
         pid = name[len(META_DB_PREFIX) :].split("_")[0]
         if pid.isdigit() and not _pid_alive(int(pid)):
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    name = f"{META_DB_PREFIX}{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    cur.execute(f'CREATE DATABASE "{name}"')
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(_META_DB)))
     conn.close()
-    return name
-
-
-if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" not in os.environ:
-    _META_DB = _create_metadata_db()
-    _server = PG_DSN.split("://", 1)[1].rsplit("/", 1)[0]
-    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"postgresql+psycopg2://{_server}/{_META_DB}"
-else:  # a run that brings its own metadata database keeps it
-    _META_DB = None
+    _META_CREATED = True
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if _META_DB is None:
+    if not _META_CREATED:
         return
+    import warnings
+
+    from psycopg2 import sql
+
     try:
         from airflow import settings
 
         settings.dispose_orm()
-    except Exception:  # noqa: BLE001 (Airflow may never have been imported)
-        pass
-    conn = _admin_connection()
-    conn.cursor().execute(f'DROP DATABASE IF EXISTS "{_META_DB}" WITH (FORCE)')
-    conn.close()
+        conn = _admin_connection()
+        conn.cursor().execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(_META_DB)))
+        conn.close()
+    except BaseException as err:  # noqa: BLE001 (left for the next session to drop; the run's outcome stands)
+        warnings.warn(f"could not drop the metadata database {_META_DB}: {err!r}", stacklevel=1)
 
 
 # AUTOML_TEST_DIALECT=generic: every test connection uses the generic SQL dialect, without its

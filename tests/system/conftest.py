@@ -12,7 +12,7 @@ from automl_demo import MailCatcher, free_port
 
 
 @pytest.fixture(scope="session")
-def airflow_db():
+def airflow_db(airflow_metadata):
     """The session's Airflow metadata database (PostgreSQL, tests/conftest.py), migrated."""
     airflow = Path(sys.executable).with_name("airflow")
     done = subprocess.run([str(airflow), "db", "migrate"], capture_output=True, text=True)

@@ -110,7 +110,7 @@ def test_drift_monitor_parses_without_a_variable_or_our_hooks():
 
     The branch, the alert and the retraining are the standard and smtp providers' BranchPythonOperator,
     EmailOperator and TriggerDagRunOperator, so their modules are loaded (TriggerDagRunOperator's since
-    issue 18: the file still parses in about 0.03 s, docs/benchmarks.md).
+    issue 18: the file still parses under the target, docs/benchmarks.md).
     """
     slow = [
         "airflow_automl_provider.hooks.model_store",

@@ -22,7 +22,7 @@ MODEL = "automl_model_manual__2026-01-01T00_00_00_00_00"
 
 
 @pytest.fixture(scope="module")
-def metadata_db():
+def metadata_db(airflow_metadata):
     done = subprocess.run(
         [str(Path(sys.executable).with_name("airflow")), "db", "migrate"], capture_output=True, text=True
     )

@@ -66,7 +66,7 @@ def test_the_provider_and_the_dags_do_not_import_the_demo(folder):
 
 
 def test_built_wheel_ships_no_demo(tmp_path):
-    """A real build (hatchling through uv, about a second from uv's cache, which ``make setup`` fills)."""
+    """A real build (hatchling through uv, from uv's cache, which ``make setup`` fills)."""
     uv = Path(sys.executable).with_name("uv")
     if not uv.exists():
         pytest.skip(f"uv is not installed beside {sys.executable} (make setup installs it)")

@@ -119,7 +119,7 @@ def traces(figure: dict, kind: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def metadata_db():
+def metadata_db(airflow_metadata):
     """Airflow's metadata database: token validation checks the revoked-token table."""
     done = subprocess.run(
         [str(Path(sys.executable).with_name("airflow")), "db", "migrate"], capture_output=True, text=True
