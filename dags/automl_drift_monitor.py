@@ -285,7 +285,9 @@ with DAG(
             "test_data_table": f"{{{{ params.retrain_test_table or {MODEL}['test_table'] or '' }}}}",
             "target_column": "{{ params.target_column }}",
             "positive_class": "{{ params.positive_class or '' }}",
-            "ignore_columns": "{{ params.time_column or '' }}",
+            # The features of the monitored model, not every column of the table: the time column and any
+            # column the model did not read (predict's unused_columns) are ignored.
+            "ignore_columns": "{{ (ti.xcom_pull(task_ids='predict') or {}).get('unused_columns', []) | join(',') }}",
         },
     )
     no_drift = EmptyOperator(task_id="no_drift")

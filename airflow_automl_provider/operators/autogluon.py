@@ -648,6 +648,9 @@ class AutoGluonPredictOperator(AutoMLBaseOperator):
             "prediction_column": pred_col,
             "positive_class": manifest.get("positive_class"),
             "problem_type": manifest["problem_type"],
+            # The input's columns the model does not read (the label apart): what retraining on this
+            # table ignores, so that the new model reads the same features.
+            "unused_columns": [c for c in existing if c not in features and c != label],
             "seconds": round(elapsed, 3),
             **({"unreadable_time_rows": unreadable} if window is not None else {}),
         }

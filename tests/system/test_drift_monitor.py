@@ -114,3 +114,19 @@ def test_retrain_triggers_the_experiment_dag(monitor, smtp_server):
     confs = [r.conf for r in triggered if (r.conf or {}).get("train_data_table") == "adult_daily"]
     assert confs and confs[-1]["ignore_columns"] == "event_time"
     assert len(smtp_server.messages) == 1
+
+
+def test_retrain_without_a_time_column_reads_the_monitored_models_features(monitor, smtp_server):
+    """With the form's default (no time column) the retrained model still ignores what the monitored one did
+    not read (the table's event_time): trained on it, it could not predict a test table without it."""
+    from airflow.models import DagRun
+    from airflow.utils.session import create_session
+
+    dag, runs = monitor
+    run = dag.test(logical_date=runs[-1].to_pydatetime(), run_conf={**CONF, "time_column": "", "retrain": True})
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert run.state == "success" and states["retrain"] == "success", states
+    with create_session() as session:
+        triggered = session.query(DagRun).filter(DagRun.dag_id == "automl_experiment").all()
+    confs = [r.conf for r in triggered if (r.conf or {}).get("train_data_table") == "adult_daily"]
+    assert confs[-1]["ignore_columns"] == "event_time"
