@@ -43,6 +43,7 @@ from airflow_automl_provider.operators.monitoring import AlertEmailOperator
 from airflow_automl_provider.operators.tracking import CreateTrackingTablesOperator, RecordEvaluationOperator
 
 MODEL = "ti.xcom_pull(task_ids='select_model')"
+PREDICTED = "ti.xcom_pull(task_ids='predict')"
 REPORT = "ti.xcom_pull(task_ids='decide', key='report')"
 BATCH = "automl_drift_batch"
 # The schedule's timezone, read from the [automl] config section when the file is parsed (env
@@ -287,7 +288,7 @@ with DAG(
             "positive_class": "{{ params.positive_class or '' }}",
             # The features of the monitored model, not every column of the table: the time column and any
             # column the model did not read (predict's unused_columns) are ignored.
-            "ignore_columns": "{{ (ti.xcom_pull(task_ids='predict') or {}).get('unused_columns', []) | join(',') }}",
+            "ignore_columns": f"{{{{ {PREDICTED}['unused_columns'] | join(',') }}}}",
         },
     )
     no_drift = EmptyOperator(task_id="no_drift")

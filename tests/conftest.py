@@ -54,6 +54,12 @@ def _admin_connection():
     return conn
 
 
+def _drop_database(cur, name: str) -> None:
+    from psycopg2 import sql
+
+    cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -81,7 +87,7 @@ def airflow_metadata():
     for (name,) in cur.fetchall():
         pid = name[len(META_DB_PREFIX) :].split("_")[0]
         if pid.isdigit() and not _pid_alive(int(pid)):
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            _drop_database(cur, name)
     cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(_META_DB)))
     conn.close()
     _META_CREATED = True
@@ -92,14 +98,12 @@ def pytest_sessionfinish(session, exitstatus):
         return
     import warnings
 
-    from psycopg2 import sql
-
     try:
         from airflow import settings
 
         settings.dispose_orm()
         conn = _admin_connection()
-        conn.cursor().execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(_META_DB)))
+        _drop_database(conn.cursor(), _META_DB)
         conn.close()
     except BaseException as err:  # noqa: BLE001 (left for the next session to drop; the run's outcome stands)
         warnings.warn(f"could not drop the metadata database {_META_DB}: {err!r}", stacklevel=1)
@@ -147,21 +151,14 @@ def adult_frames():
 
 def _new_postgres_schema():
     """A fresh schema in the machine's PostgreSQL, dropped at the end."""
-    import psycopg2
-
     schema = f"automl_t_{uuid.uuid4().hex[:8]}"
-    try:
-        conn = psycopg2.connect(PG_DSN)
-    except psycopg2.OperationalError as err:
-        pytest.fail(f"PostgreSQL is not reachable at {PG_DSN} (.ci/run starts it): {err}")
-    conn.autocommit = True
+    conn = _admin_connection()
     conn.cursor().execute(f'CREATE SCHEMA "{schema}"')
     conn.close()
     _set_conn("automl_pg", PG_DSN)
     yield schema
     # A fresh connection: a fault test may have restarted the server meanwhile.
-    conn = psycopg2.connect(PG_DSN)
-    conn.autocommit = True
+    conn = _admin_connection()
     conn.cursor().execute(f'DROP SCHEMA "{schema}" CASCADE')
     conn.close()
 

@@ -107,8 +107,6 @@ def auc_confidence_interval(y_true: Any, scores: Any, alpha: float = 0.05) -> tu
     :param alpha: one minus the confidence level (0.05 for 95%).
     :return: ``(auc, low, high)``.
     """
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), not {alpha}")
     auc, variance = delong_auc_variance(y_true, scores)
     return (auc, *interval_from_variance(auc, variance, alpha))
 

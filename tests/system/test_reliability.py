@@ -67,7 +67,7 @@ def pg_small(module_postgres_schema, adult_frames):
     return hook, postgres_schema, runs
 
 
-def test_four_experiment_runs_at_once_on_postgres(pg_small, airflow_db, tmp_path):
+def test_four_experiment_runs_at_once_on_postgres(pg_small, tmp_path):
     hook, schema, _ = pg_small
     # Each run its own SQLite metadata database (tables and model store shared): one migrated here, then
     # copied while nothing has it open.
