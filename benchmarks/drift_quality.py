@@ -633,8 +633,8 @@ def performance_rows(setup) -> list[PerfRow]:
     if setup["after"]:
         defaults = rules()
         rows.append(PerfRow("new defaults: DriftRules() (baseline: half A's AUROC, its table)", defaults, *test, setup))
-        # The limit of any rule on these batches: the monitored pool's own AUROC as the baseline, known
-        # exactly (no baseline error, no baseline variance), the null variance from the pool's components.
+        # The same rules with a perfect baseline (what a test table of any size tends to): the monitored
+        # pool's own AUROC, no baseline error or variance, the null variance from the pool's components.
         auc_b, s10, s01, _, _ = setup["pool_components"]
         exact = (auc_b, s10, s01, math.inf, math.inf)
         for name, limit_rules in (
